@@ -1,0 +1,524 @@
+/**
+ * One emulated Management Engine. It owns an NVRAM image, reacts to events (power, link, DHCP
+ * lease, clock timers, host commands, network requests) and records everything it does on the
+ * timeline. It never touches a socket: the world is reached through DeviceNetwork.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock, TimerId } from '../clock/clock.js';
+import { AmtError, type AmtErrorCode } from '../common/errors.js';
+import type { Timeline, TimelineEvent } from '../common/timeline.js';
+import type { ControlMode, NvramImage, ProvisioningState } from '../nvram/image.js';
+import type { FirmwareProfile } from '../nvram/profile-types.js';
+import { locateSteps } from './discovery.js';
+import type { DeviceNetwork, DhcpHandle, DhcpLease, HelloTarget } from './environment.js';
+import { encodeHelloV2, encodeHelloV3 } from './hello.js';
+import { HELLO_TIMING, nextHelloOffset } from './hello-schedule.js';
+import { HostInterface } from './host-interface.js';
+import { applyFullUnprovision, applyPartialUnprovision, checkTransition, type LifecycleReason } from './lifecycle.js';
+
+export interface AmtDeviceOptions {
+  image: NvramImage;
+  profile: FirmwareProfile;
+  clock: Clock;
+  timeline: Timeline;
+  /** Absent: the device has no network stack (a unit test of host commands, MEBx). */
+  network?: DeviceNetwork;
+  /** Called with the image after every change; the store writes it crash-safely. */
+  persist?: (image: Readonly<NvramImage>) => void;
+  /** A fresh factory image for this device (full unprovision restores it). */
+  factoryImage: () => NvramImage;
+  /** Random bytes (nonces, passwords); injectable for reproducible runs. */
+  random?: (n: number) => Buffer;
+}
+
+/** Who is connecting: the host OS through LMS on the device's own address, or the network. */
+export type Origin = 'local' | 'remote';
+
+export class AmtDevice {
+  readonly id: string;
+  readonly profile: FirmwareProfile;
+  readonly clock: Clock;
+  readonly timeline: Timeline;
+  readonly host: HostInterface;
+  private img: NvramImage;
+  private readonly network: DeviceNetwork | undefined;
+  private readonly persistFn: ((image: Readonly<NvramImage>) => void) | undefined;
+  private readonly factoryImage: () => NvramImage;
+  readonly random: (n: number) => Buffer;
+
+  private poweredOn = false;
+  private linkUp = true;
+  private currentLease: DhcpLease | undefined;
+  private dhcp: DhcpHandle | undefined;
+  /** Clock time at which the open window's elapsed counter was last brought up to date. */
+  private windowMark = 0;
+  private helloTimer: TimerId | undefined;
+  private windowEndTimer: TimerId | undefined;
+  private helloInFlight = false;
+  /** Set while an authenticated remote-configuration session (PKI-CH) runs. */
+  remoteSession: RemoteSetupSession | undefined;
+
+  constructor(opts: AmtDeviceOptions) {
+    this.img = opts.image;
+    this.id = opts.image.deviceId;
+    this.profile = opts.profile;
+    this.clock = opts.clock;
+    this.timeline = opts.timeline;
+    this.network = opts.network;
+    this.persistFn = opts.persist;
+    this.factoryImage = opts.factoryImage;
+    this.random = opts.random ?? ((n) => randomBytes(n));
+    this.host = new HostInterface(this);
+  }
+
+  // ---- read side ---------------------------------------------------------------------------
+
+  get nvram(): Readonly<NvramImage> {
+    return this.img;
+  }
+  get state(): ProvisioningState {
+    return this.img.provisioning.state;
+  }
+  get controlMode(): ControlMode {
+    return this.img.provisioning.controlMode;
+  }
+  get powered(): boolean {
+    return this.poweredOn;
+  }
+  get link(): boolean {
+    return this.linkUp;
+  }
+  get lease(): DhcpLease | undefined {
+    return this.currentLease;
+  }
+  /** The device's IPv4 address (shared with the host OS, as on a real vPro PC). */
+  get address(): string | undefined {
+    return this.currentLease?.address;
+  }
+  /** The DNS suffix that authorises a provisioning certificate: MEBx PKI suffix, else option 15. */
+  get trustedDnsSuffix(): { suffix: string; secureDns: boolean } | undefined {
+    const mebx = this.img.setup.pkiDnsSuffix.trim();
+    if (mebx) return { suffix: mebx, secureDns: true };
+    const dhcp = this.currentLease?.domain?.trim();
+    return dhcp ? { suffix: dhcp, secureDns: false } : undefined;
+  }
+
+  /** Window state with the elapsed time brought up to now. */
+  get window(): Readonly<NvramImage['provisioning']['window']> & { remainingMs: number } {
+    const w = this.img.provisioning.window;
+    const elapsed = w.kind === 'closed' ? w.elapsedMs : w.elapsedMs + (this.poweredOn ? this.clock.now() - this.windowMark : 0);
+    return { ...w, elapsedMs: elapsed, remainingMs: w.kind === 'closed' ? 0 : Math.max(0, w.lengthMs - elapsed) };
+  }
+
+  record(type: string, data: Record<string, unknown> = {}, code?: AmtErrorCode | string): TimelineEvent {
+    return this.timeline.record(this.id, type, data, code);
+  }
+
+  /** Change NVRAM and persist it. Every firmware write goes through here. */
+  update(mutate: (img: NvramImage) => void): void {
+    const next = structuredClone(this.img);
+    mutate(next);
+    next.generation = this.img.generation + 1;
+    // Persist first: if the store throws (disk full), the in-memory image keeps the last good state.
+    this.persistFn?.(next);
+    this.img = next;
+  }
+
+  // ---- power and link ----------------------------------------------------------------------
+
+  powerOn(): void {
+    if (this.poweredOn) return;
+    this.poweredOn = true;
+    this.windowMark = this.clock.now();
+    this.record('power.on', { state: this.state, controlMode: this.controlMode });
+    if (this.linkUp) this.startNetwork();
+    this.armWindow();
+  }
+
+  /** Power off (or power loss): uptime stops counting, timers stop, the lease is gone. */
+  powerOff(reason: 'off' | 'loss' = 'off'): void {
+    if (!this.poweredOn) return;
+    this.syncWindowElapsed();
+    this.poweredOn = false;
+    this.disarmWindow();
+    this.stopNetwork();
+    this.remoteSession = undefined;
+    this.record('power.off', { reason, windowElapsedMs: this.img.provisioning.window.elapsedMs });
+  }
+
+  setLink(up: boolean): void {
+    if (this.linkUp === up) return;
+    this.linkUp = up;
+    this.record(up ? 'link.up' : 'link.down');
+    if (!this.poweredOn) return;
+    if (up) this.startNetwork();
+    else this.stopNetwork();
+  }
+
+  private startNetwork(): void {
+    if (!this.network || this.dhcp) return;
+    const mac = this.img.macs[0];
+    if (!mac || !this.img.network.wiredLan) {
+      this.record('dhcp.skipped', { reason: 'no wired LAN on this platform' });
+      return;
+    }
+    this.dhcp = this.network.startDhcp(
+      { deviceId: this.id, mac, hostname: this.img.network.hostname },
+      {
+        onLease: (lease) => this.onLease(lease),
+        onFailure: (code, message) => {
+          this.currentLease = undefined;
+          this.record('dhcp.failed', { message }, code);
+        },
+        onPacket: (direction, type, detail) => this.record(`dhcp.${type}`, { direction, ...detail }),
+      },
+    );
+  }
+
+  private stopNetwork(): void {
+    this.dhcp?.stop();
+    this.dhcp = undefined;
+    if (this.currentLease) this.record('dhcp.released', { address: this.currentLease.address });
+    this.currentLease = undefined;
+  }
+
+  private onLease(lease: DhcpLease): void {
+    const renewed = this.currentLease?.address === lease.address;
+    this.currentLease = lease;
+    this.record('dhcp.lease', { address: lease.address, domain: lease.domain, dnsServers: lease.dnsServers, renewed });
+    if (!lease.domain) {
+      // SDK cfgstartconfigurationex.htm: without option 15 the firmware has no domain to trust.
+      this.record('dhcp.no-domain', { note: 'lease has no option 15; only the MEBx PKI DNS suffix can authorise a server' }, 'DHCP_NO_DOMAIN');
+    }
+    // A fresh lease is a chance to say hello at once if a hello was skipped for want of one.
+    if (!renewed && this.windowOpen() && this.helloTimer === undefined && !this.helloInFlight) this.armWindow();
+  }
+
+  // ---- the configuration window and hellos ---------------------------------------------------
+
+  windowOpen(): boolean {
+    return this.img.provisioning.window.kind !== 'closed';
+  }
+
+  private sendsHellos(): boolean {
+    const p = this.img.provisioning;
+    // Seed 001: SMB devices never say hello; HP ships the OEM timer at 0 (no hellos at all).
+    return p.state === 'In' && p.mode === 'Enterprise' && !p.window.hostBased && (this.profile.hello.pki || this.profile.hello.psk);
+  }
+
+  /** On power-on in setup state: the one-time bare-metal window opens for 'talk' devices. */
+  private maybeOpenBareMetalWindow(): void {
+    const p = this.img.provisioning;
+    if (p.state !== 'In' || p.window.kind !== 'closed' || p.window.bareMetalUsed) return;
+    if (p.mode !== 'Enterprise' || p.trigger !== 'talk' || p.remoteConfigTimerHours <= 0) return;
+    this.openWindow('bareMetal', p.remoteConfigTimerHours * HELLO_TIMING.HOUR, 'power-on in setup state');
+  }
+
+  openWindow(kind: 'bareMetal' | 'agent', lengthMs: number, reason: string, hostBased = false): void {
+    this.syncWindowElapsed();
+    this.update((img) => {
+      img.provisioning.window = {
+        kind,
+        elapsedMs: 0,
+        lengthMs,
+        hellosSent: 0,
+        bareMetalUsed: img.provisioning.window.bareMetalUsed || kind === 'bareMetal' || lengthMs >= HELLO_TIMING.BARE_METAL_WINDOW_MS,
+        ...(hostBased ? { hostBased: true } : {}),
+      };
+    });
+    this.windowMark = this.clock.now();
+    this.record('window.opened', { kind, lengthMs, reason, hostBased });
+    this.disarmWindow();
+    this.armWindow();
+  }
+
+  closeWindow(reason: 'expired' | 'stopped' | 'configured' | 'unprovisioned'): void {
+    if (!this.windowOpen()) return;
+    this.syncWindowElapsed();
+    const w = this.img.provisioning.window;
+    this.update((img) => {
+      img.provisioning.window = { ...w, kind: 'closed', hostBased: false };
+    });
+    this.disarmWindow();
+    this.record('window.closed', { reason, kind: w.kind, elapsedMs: w.elapsedMs, hellosSent: w.hellosSent }, reason === 'expired' ? 'WINDOW_CLOSED' : undefined);
+  }
+
+  /** ExtendProvisioningPeriod: the window's remaining time becomes `hours` (1–24, ≤ 255 h in all). */
+  extendWindow(hours: number): void {
+    this.syncWindowElapsed();
+    const w = this.img.provisioning.window;
+    const lengthMs = Math.min(w.elapsedMs + hours * HELLO_TIMING.HOUR, HELLO_TIMING.MAX_PERIOD_MS);
+    this.update((img) => {
+      img.provisioning.window = { ...w, lengthMs };
+    });
+    this.record('window.extended', { hours, lengthMs, elapsedMs: w.elapsedMs });
+    this.disarmWindow();
+    this.armWindow();
+  }
+
+  private syncWindowElapsed(): void {
+    const w = this.img.provisioning.window;
+    if (w.kind === 'closed' || !this.poweredOn) {
+      this.windowMark = this.clock.now();
+      return;
+    }
+    const now = this.clock.now();
+    const delta = now - this.windowMark;
+    this.windowMark = now;
+    if (delta > 0) w.elapsedMs += delta; // in-memory counter; persisted on the next update()
+  }
+
+  private disarmWindow(): void {
+    if (this.helloTimer !== undefined) this.clock.cancel(this.helloTimer);
+    if (this.windowEndTimer !== undefined) this.clock.cancel(this.windowEndTimer);
+    this.helloTimer = undefined;
+    this.windowEndTimer = undefined;
+  }
+
+  private armWindow(): void {
+    if (!this.poweredOn) return;
+    this.maybeOpenBareMetalWindow();
+    if (!this.windowOpen()) return;
+    this.syncWindowElapsed();
+    const w = this.img.provisioning.window;
+    if (this.windowEndTimer === undefined) {
+      this.windowEndTimer = this.clock.setTimer(Math.max(0, w.lengthMs - w.elapsedMs), () => {
+        this.windowEndTimer = undefined;
+        this.closeWindow('expired');
+      }, `${this.id} window end`);
+    }
+    if (!this.sendsHellos() || this.helloTimer !== undefined) return;
+    const next = nextHelloOffset(w.lengthMs, Math.max(w.elapsedMs, this.nextScheduledOffset(w.hellosSent)));
+    if (next === undefined) return;
+    this.helloTimer = this.clock.setTimer(next - w.elapsedMs, () => {
+      this.helloTimer = undefined;
+      void this.clock.track(this.sayHello());
+    }, `${this.id} hello`);
+  }
+
+  /** Offset of the hello after `sent` hellos (so a restarted device does not repeat a slot). */
+  private nextScheduledOffset(sent: number): number {
+    if (sent === 0) return 0;
+    // Slots: 5 one-minute, 11 five-minute, then hourly.
+    if (sent < 5) return sent * HELLO_TIMING.MINUTE;
+    if (sent < 16) return (sent - 4) * 5 * HELLO_TIMING.MINUTE;
+    return (sent - 15) * HELLO_TIMING.HOUR;
+  }
+
+  private async sayHello(): Promise<void> {
+    if (!this.poweredOn || !this.windowOpen() || !this.sendsHellos()) return;
+    this.helloInFlight = true;
+    try {
+      this.syncWindowElapsed();
+      const w = this.img.provisioning.window;
+      const retryCount = w.hellosSent;
+      this.update((img) => {
+        img.provisioning.window = { ...w, hellosSent: w.hellosSent + 1 };
+      });
+      const lease = this.currentLease;
+      if (!lease) {
+        this.record('hello.skipped', { reason: 'no DHCP lease', retryCount }, 'DHCP_NO_OFFER');
+        return;
+      }
+      const target = await this.locateProvisioningServer(lease);
+      if (!target) return;
+      const bytes = this.buildHello(retryCount);
+      const sent = await this.network!.sendHello(lease.address, target, bytes);
+      if (sent.ok) {
+        this.record('hello.sent', {
+          to: `${target.host}:${target.port}`,
+          version: bytes.readUInt16LE(2),
+          retryCount,
+          hashes: bytes.readUInt16LE(2) === 3 ? bytes[24] : 0,
+          bytes: bytes.length,
+        });
+      } else {
+        this.record('hello.failed', { to: `${target.host}:${target.port}`, retryCount, message: sent.message }, sent.code);
+      }
+    } finally {
+      this.helloInFlight = false;
+      this.armWindow();
+    }
+  }
+
+  /** PSK hello (v2) when PID is set and the profile still has PSK; else PKI hello (v3). */
+  buildHello(retryCount: number): Buffer {
+    const img = this.img;
+    const adminCredentialsSet = img.mebx.passwordChanged;
+    if (img.setup.pid && this.profile.hello.psk) {
+      return encodeHelloV2({ adminCredentialsSet, retryCount, uuid: img.uuid, pid: img.setup.pid });
+    }
+    const hashes = img.certHashes.filter((h) => h.isActive).slice(0, this.profile.hashes.maxInHello);
+    return encodeHelloV3({ adminCredentialsSet, retryCount, uuid: img.uuid, hashes });
+  }
+
+  private async locateProvisioningServer(lease: DhcpLease): Promise<HelloTarget | undefined> {
+    const port = this.img.setup.provisioningServer.port;
+    const steps = locateSteps(this.img, lease.domain);
+    for (const step of steps) {
+      if (step.kind === 'address') {
+        this.record('dns.skipped', { reason: 'provisioning server address set in MEBx', address: step.address });
+        return { host: step.address, port };
+      }
+      this.record('dns.query', { name: step.name, source: step.source });
+      const r = await this.network!.resolve(step.name, lease.dnsServers, lease.address);
+      if (r.ok && r.value.length > 0) {
+        this.record('dns.answer', { name: step.name, addresses: r.value });
+        return { host: r.value[0]!, port };
+      }
+      this.record('dns.failed', { name: step.name, message: r.ok ? 'no address in answer' : r.message }, r.ok ? 'DNS_NXDOMAIN' : r.code);
+    }
+    this.record('hello.skipped', { reason: 'provisioning server not found', tried: steps.length }, 'DNS_NXDOMAIN');
+    return undefined;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** Move between states with a legal reason; records `lifecycle.transition`. */
+  transition(to: ProvisioningState, reason: LifecycleReason, controlMode?: ControlMode, extra: Record<string, unknown> = {}): void {
+    const from = this.state;
+    checkTransition(from, to, reason);
+    const mode = controlMode ?? this.controlMode;
+    this.update((img) => {
+      img.provisioning.state = to;
+      img.provisioning.controlMode = mode;
+    });
+    this.record('lifecycle.transition', { from, to, controlMode: mode, reason, ...extra });
+    if (to === 'In' && from === 'Pre') this.armWindow();
+  }
+
+  /** New IPS_HostBasedSetupService.ConfigurationNonce (after setup and unprovision, LMS header). */
+  regenerateNonce(): void {
+    const nonce = this.random(20).toString('base64');
+    this.update((img) => {
+      img.configurationNonce = nonce;
+    });
+  }
+
+  /** MEBx password change: the technician's first act; moves a factory device into setup. */
+  setMebxPassword(password: string, via: 'mebx' | 'wsman' | 'usb'): void {
+    const wasDefault = !this.img.mebx.passwordChanged;
+    this.update((img) => {
+      img.mebx.password = password;
+      img.mebx.passwordChanged = true;
+    });
+    this.record('mebx.password-set', { via });
+    if (via !== 'wsman' && wasDefault && this.state === 'Pre') this.transition('In', via === 'usb' ? 'usbSetup' : 'mebxPassword');
+  }
+
+  setPidPps(pid: string, pps: string): void {
+    if (!/^[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}$/.test(pid)) throw new AmtError('INVALID_PARAMETER', `PID must be 8 alphanumerics (XXXX-XXXX), got "${pid}"`);
+    if (!/^[A-Za-z0-9]{4}(-?[A-Za-z0-9]{4}){7}$/.test(pps)) throw new AmtError('INVALID_PARAMETER', 'PPS must be 32 alphanumerics in groups of four');
+    if (this.state === 'Post') throw new AmtError('INVALID_AMT_MODE', 'PID/PPS cannot be entered in configured (Post) state');
+    this.update((img) => {
+      img.setup.pid = pid.replace(/-/g, '').toUpperCase();
+      img.setup.pps = pps.replace(/-/g, '').toUpperCase();
+    });
+    this.record('mebx.pid-pps-set', {});
+    if (this.state === 'Pre') this.transition('In', 'pidPps');
+  }
+
+  /**
+   * End of remote configuration (AMT_SetupAndConfigurationService.CommitChanges in an
+   * authenticated PKI/PSK session): the device becomes configured in ACM (reference §1.3 step 6).
+   */
+  completeRemoteConfiguration(audit: Omit<NonNullable<NvramImage['auditRecord']>, 'time' | 't'>): void {
+    if (!this.img.mebx.passwordChanged) {
+      throw new AmtError('DATA_MISSING', 'CommitChanges needs the MEBx password set first (PT_STATUS_DATA_MISSING, 2057)');
+    }
+    this.update((img) => {
+      img.auditRecord = { ...audit, time: this.clock.date().toISOString(), t: this.clock.now() };
+    });
+    this.transition('Post', 'remoteConfiguration', 'ACM', { provServer: audit.provServerFqdn });
+    this.closeWindow('configured');
+    this.remoteSession = undefined;
+    this.regenerateNonce();
+  }
+
+  /** Host-based CCM (IPS_HostBasedSetupService.Setup) or ACM (AdminSetup). */
+  completeHostBasedSetup(mode: 'CCM' | 'ACM', adminDigestHash: string, audit: Partial<NonNullable<NvramImage['auditRecord']>> = {}): void {
+    const reason: LifecycleReason = mode === 'CCM' ? 'hostBasedCCM' : 'hostBasedACM';
+    checkTransition(this.state, 'Post', reason);
+    this.update((img) => {
+      img.adminAcl.digestHash = adminDigestHash;
+      img.auditRecord = { kind: mode === 'CCM' ? 'hostBasedCCM' : 'hostBasedACM', hostInitiated: true, ...audit, time: this.clock.date().toISOString(), t: this.clock.now() };
+    });
+    this.transition('Post', reason, mode);
+    this.closeWindow('configured');
+    this.regenerateNonce();
+  }
+
+  upgradeClientToAdmin(): void {
+    if (this.state !== 'Post' || this.controlMode !== 'CCM') {
+      throw new AmtError('ILLEGAL_TRANSITION', `UpgradeClientToAdmin needs a configured device in CCM, this one is ${this.state}/${this.controlMode}`);
+    }
+    this.transition('Post', 'upgradeToAdmin', 'ACM');
+    this.regenerateNonce();
+  }
+
+  unprovision(kind: 'partial' | 'full'): void {
+    const from = this.state;
+    if (kind === 'partial') {
+      checkTransition(from, 'In', 'partialUnprovision');
+      this.update((img) => applyPartialUnprovision(img));
+      this.record('lifecycle.transition', { from, to: 'In', controlMode: 'none', reason: 'partialUnprovision' });
+      this.regenerateNonce();
+      // HP: partial unprovision re-opens the 6-hour hello window.
+      this.openWindow('agent', HELLO_TIMING.AGENT_WINDOW_MS, 'partial unprovision');
+    } else {
+      checkTransition(from, 'Pre', 'fullUnprovision');
+      this.closeWindow('unprovisioned');
+      const factory = this.factoryImage();
+      this.update((img) => applyFullUnprovision(img, factory));
+      this.record('lifecycle.transition', { from, to: 'Pre', controlMode: 'none', reason: 'fullUnprovision' });
+    }
+    this.remoteSession = undefined;
+  }
+
+  // ---- ports -------------------------------------------------------------------------------
+
+  /**
+   * Whether a TCP/UDP port answers, by state, window and firmware profile (reference §6.1).
+   * Local = the host OS (LMS) on the device's own address; remote = anyone else.
+   */
+  portOpen(port: number, origin: Origin): boolean {
+    if (!this.poweredOn) return false;
+    const p = this.profile.network;
+    const state = this.state;
+    const plainOk = origin === 'local' ? !p.tlsEnforcedLocal : p.nonTlsRemotePorts;
+    if (origin === 'local') {
+      if (port === 16992) return plainOk;
+      if (port === 16993) return true;
+      if (port === 16994) return state === 'Post' && plainOk;
+      if (port === 16995) return state === 'Post';
+      return false;
+    }
+    if (state === 'Post') {
+      const remoteTls = this.img.tls.remote;
+      const nonSecureAllowed = !remoteTls.enabled || remoteTls.acceptNonSecureConnections;
+      if (port === 16992 || port === 16994 || port === 623) return plainOk && nonSecureAllowed;
+      return port === 16993 || port === 16995;
+    }
+    if (state === 'In' && this.windowOpen() && !this.img.provisioning.window.hostBased) {
+      // The SCA's mutual-TLS session (PKI) or, for TLS-PSK and SMB, the plain port.
+      if (port === 16993) return true;
+      if (port === 16992) return this.img.provisioning.mode === 'SMB' || Boolean(this.img.setup.pid);
+    }
+    // RMCP presence pong answers before provisioning too: amtscanner reads Pre/In/Post from it (§6.4).
+    if (port === 623) return plainOk;
+    return false;
+  }
+}
+
+/** What the PKI-CH (or PSK) handshake established for the session that will configure the device. */
+export interface RemoteSetupSession {
+  method: 'pki' | 'psk';
+  peerAddress: string;
+  provServerFqdn?: string;
+  certificateCn?: string;
+  selectedHash?: { algorithm: 'SHA1' | 'SHA256' | 'SHA384'; hash: string; isDefault: boolean };
+  caSerials?: string[];
+  additionalCaSerialNums?: boolean;
+  secureDns?: boolean;
+  startedAt: number;
+}
