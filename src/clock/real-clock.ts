@@ -31,21 +31,25 @@ export class ScaledClock implements Clock {
   setTimer(delayMs: number, fn: () => void): TimerId {
     if (!Number.isFinite(delayMs) || delayMs < 0) throw new RangeError(`timer delay must be a finite number ≥ 0, got ${delayMs}`);
     const id = this.nextId++;
-    // Node caps timeouts at 2^31-1 ms; chain for longer real delays.
+    const deadline = this.now() + delayMs;
+    // Node caps timeouts at 2^31-1 ms, and setTimeout may fire a little before performance.now()
+    // reaches the deadline: re-arm until the clock has really passed it, so a callback never
+    // sees now() earlier than its own deadline.
     const MAX = 2_147_000_000;
-    const arm = (remainingReal: number): void => {
-      const step = Math.min(remainingReal, MAX);
-      const h = setTimeout(() => {
-        if (remainingReal > MAX) arm(remainingReal - MAX);
-        else {
-          this.timers.delete(id);
-          fn();
-        }
-      }, step);
+    const arm = (): void => {
+      const remainingReal = (deadline - this.now()) / this.scale;
+      if (remainingReal <= 0) {
+        this.timers.delete(id);
+        fn();
+        return;
+      }
+      const h = setTimeout(arm, Math.min(Math.ceil(remainingReal), MAX));
       h.unref?.();
       this.timers.set(id, h);
     };
-    arm(delayMs / this.scale);
+    const h = setTimeout(arm, Math.min(Math.ceil(delayMs / this.scale), MAX));
+    h.unref?.();
+    this.timers.set(id, h);
     return id;
   }
 

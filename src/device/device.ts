@@ -55,6 +55,8 @@ export class AmtDevice {
   private helloTimer: TimerId | undefined;
   private windowEndTimer: TimerId | undefined;
   private helloInFlight = false;
+  /** A hello slot came while the device had no address: it goes out as soon as a lease arrives. */
+  private helloAwaitingLease = false;
   /** Set while an authenticated remote-configuration session (PKI-CH) runs. */
   remoteSession: RemoteSetupSession | undefined;
 
@@ -141,6 +143,7 @@ export class AmtDevice {
     this.syncWindowElapsed();
     this.poweredOn = false;
     this.disarmWindow();
+    this.helloAwaitingLease = false;
     this.stopNetwork();
     this.remoteSession = undefined;
     this.record('power.off', { reason, windowElapsedMs: this.img.provisioning.window.elapsedMs });
@@ -190,8 +193,11 @@ export class AmtDevice {
       // SDK cfgstartconfigurationex.htm: without option 15 the firmware has no domain to trust.
       this.record('dhcp.no-domain', { note: 'lease has no option 15; only the MEBx PKI DNS suffix can authorise a server' }, 'DHCP_NO_DOMAIN');
     }
-    // A fresh lease is a chance to say hello at once if a hello was skipped for want of one.
-    if (!renewed && this.windowOpen() && this.helloTimer === undefined && !this.helloInFlight) this.armWindow();
+    // A hello slot that found no address goes out now, as firmware says hello once it has an IP.
+    if (this.helloAwaitingLease && !this.helloInFlight) {
+      this.helloAwaitingLease = false;
+      void this.clock.track(this.sayHello());
+    }
   }
 
   // ---- the configuration window and hellos ---------------------------------------------------
@@ -287,7 +293,7 @@ export class AmtDevice {
         this.closeWindow('expired');
       }, `${this.id} window end`);
     }
-    if (!this.sendsHellos() || this.helloTimer !== undefined) return;
+    if (!this.sendsHellos() || this.helloTimer !== undefined || this.helloAwaitingLease) return;
     const next = nextHelloOffset(w.lengthMs, Math.max(w.elapsedMs, this.nextScheduledOffset(w.hellosSent)));
     if (next === undefined) return;
     this.helloTimer = this.clock.setTimer(next - w.elapsedMs, () => {
@@ -307,6 +313,12 @@ export class AmtDevice {
 
   private async sayHello(): Promise<void> {
     if (!this.poweredOn || !this.windowOpen() || !this.sendsHellos()) return;
+    const lease = this.currentLease;
+    if (!lease) {
+      if (!this.helloAwaitingLease) this.record('hello.deferred', { reason: 'no DHCP lease yet' });
+      this.helloAwaitingLease = true;
+      return;
+    }
     this.helloInFlight = true;
     try {
       this.syncWindowElapsed();
@@ -315,11 +327,6 @@ export class AmtDevice {
       this.update((img) => {
         img.provisioning.window = { ...w, hellosSent: w.hellosSent + 1 };
       });
-      const lease = this.currentLease;
-      if (!lease) {
-        this.record('hello.skipped', { reason: 'no DHCP lease', retryCount }, 'DHCP_NO_OFFER');
-        return;
-      }
       const target = await this.locateProvisioningServer(lease);
       if (!target) return;
       const bytes = this.buildHello(retryCount);
