@@ -21,7 +21,8 @@
  *  11. HASH_INACTIVE / HASH_NOT_TRUSTED   root hash vs the NVRAM table
  *  12. NO_DNS_SUFFIX         neither MEBx PKI DNS suffix nor DHCP option 15 domain
  *  13. SUFFIX_MISMATCH       no CN/SAN dNSName matches the suffix (dns-suffix.ts)
- * Steps 9–13 follow the order of Intel's verification-method list (§4.3).
+ * Steps 9–13 follow the order of Intel's verification-method list (§4.3); `leafPolicy: false`
+ * skips 9, 10, 12 and 13.
  */
 import { createHash } from 'node:crypto';
 import { isAmtError, type Result } from '../common/errors.js';
@@ -69,6 +70,11 @@ export interface SetupChainInput {
   enforceValidity?: boolean;
   /** Domain-suffix rule; default 'sdk' (see dns-suffix.ts, §8 item 7). */
   suffixRule?: SuffixRule;
+  /**
+   * Apply the leaf rules 9, 10, 12, 13 (serverAuth, OID/OU, DNS suffix). Default true; false
+   * checks only chain, crypto, validity and root hash (matchedIdentifier/suffixUsed are then '').
+   */
+  leafPolicy?: boolean;
 }
 
 export interface SetupChainInfo {
@@ -196,13 +202,14 @@ export function validateSetupChain(input: SetupChainInput): Result<SetupChainInf
       }
     }
   }
+  const leafPolicy = input.leafPolicy ?? true;
   // 9
-  if (!leaf.eku?.includes(OID.serverAuth)) {
+  if (leafPolicy && !leaf.eku?.includes(OID.serverAuth)) {
     return fail('NOT_SERVER_AUTH', `leaf "${certLabel(leaf)}" has no serverAuth (1.3.6.1.5.5.7.3.1) extended key usage` +
       (leaf.eku ? ` (EKU: ${leaf.eku.join(', ') || 'empty'})` : ' (no EKU extension)'));
   }
   // 10
-  if (!leaf.eku.includes(OID.intelClientSetup) && !leaf.subjectOus.includes(CLIENT_SETUP_OU)) {
+  if (leafPolicy && !leaf.eku?.includes(OID.intelClientSetup) && !leaf.subjectOus.includes(CLIENT_SETUP_OU)) {
     const ous = leaf.subjectOus.length ? `OU ${leaf.subjectOus.map((o) => `"${o}"`).join(', ')}` : 'no OU';
     return fail('MISSING_SETUP_OID_OR_OU', `leaf "${certLabel(leaf)}" has neither EKU ${OID.intelClientSetup} nor OU "${CLIENT_SETUP_OU}" (${ous}; the OU is case-sensitive)`);
   }
@@ -226,12 +233,12 @@ export function validateSetupChain(input: SetupChainInput): Result<SetupChainInf
   // 12
   const mebx = input.pkiDnsSuffix.trim();
   const suffix = mebx || (input.dhcpDomain ?? '').trim();
-  if (!suffix) {
+  if (leafPolicy && !suffix) {
     return fail('NO_DNS_SUFFIX', 'the device has no DNS suffix to match: MEBx PKI DNS suffix is empty and DHCP gave no domain (option 15)');
   }
   // 13
   const identifiers = [...new Set([leaf.subjectCn, ...leaf.sanDns].filter((s) => s.length > 0))];
-  const matched = identifiers.find((id) => matchDnsSuffix(id, suffix, input.suffixRule ?? 'sdk'));
+  const matched = leafPolicy ? identifiers.find((id) => matchDnsSuffix(id, suffix, input.suffixRule ?? 'sdk')) : '';
   if (matched === undefined) {
     const src = mebx ? 'MEBx PKI DNS suffix' : 'DHCP domain';
     return fail('SUFFIX_MISMATCH', `leaf ${identifiers.map((s) => `"${s}"`).join(', ') || '(no CN or SAN)'} does not match the ${src} "${suffix}"`, {
@@ -243,8 +250,8 @@ export function validateSetupChain(input: SetupChainInput): Result<SetupChainInf
     value: {
       leafCn: leaf.subjectCn,
       matchedIdentifier: matched,
-      suffixUsed: suffix,
-      secureDns: mebx.length > 0,
+      suffixUsed: leafPolicy ? suffix : '',
+      secureDns: leafPolicy && mebx.length > 0,
       selectedHash: { algorithm: selected.algorithm, hash: selected.hash.toLowerCase(), isDefault: selected.isDefault, name: selected.name },
       caSerials: path.slice(0, 3).map((c) => c.serialHex),
       additionalCaSerialNums: path.length > 3,
