@@ -1,0 +1,24 @@
+/**
+ * The `amtemu` command tree. Each family of subcommands lives in its own module and registers
+ * itself here; main.ts only runs the program and turns errors into one line.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('amtemu')
+    .description('A software Intel AMT / Management Engine: emulated vPro PCs that provision like firmware on the wire.')
+    .version(packageVersion(), '-V, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      // Commander prints "error: ..." itself; keep it to one line with our prefix.
+      writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `amtemu: ${s}` : s),
+    })
+    .exitOverride();
+  return program;
+}
