@@ -13,8 +13,9 @@ import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 const MAX_WALK = 16;
 
 export function peerChainDer(socket: TLSSocket): Buffer[] {
-  const leaf = socket.getPeerCertificate(true) as DetailedPeerCertificate | Record<string, never>;
-  if (!leaf || !('raw' in leaf) || !leaf.raw) return [];
+  // No client certificate: Node returns an empty object (or null when the socket is gone).
+  const leaf = socket.getPeerCertificate(true) as DetailedPeerCertificate | null;
+  if (!leaf || !leaf.raw) return [];
   const out: Buffer[] = [];
   const seen = new Set<string>();
   let cur: DetailedPeerCertificate | undefined = leaf;
