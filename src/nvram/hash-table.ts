@@ -25,7 +25,7 @@ export interface NewHashEntry {
 
 /**
  * Lower-cases and checks a hex hash against the algorithm's length (20/32/48 bytes, §4.2).
- * Non-hex characters → HASH_WRONG_LENGTH is wrong for them, so BAD_INPUT names the character.
+ * A non-hex character is not a length problem, so it is BAD_INPUT naming the character.
  */
 export function normalizeHash(hex: string, algorithm: HashAlgorithm): string {
   const compact = hex.trim().replace(/[:\s]/g, '').toLowerCase();
