@@ -116,9 +116,12 @@ export async function createTestPki(opts: TestPkiOptions = {}): Promise<TestPki>
 
   const pool = opts.keyPool && opts.keyPool.bits === bits ? opts.keyPool : undefined;
   const key = (): Promise<RsaKeyPair> => (pool ? pool.take() : generateRsaKeyPair(bits));
-  const [rootKey, intKey, leafKey] = await Promise.all([key(), key(), key()]);
-  const otherRootKey = variants.has('untrustedRoot') ? await key() : undefined;
-  const weakKey = variants.has('weakKey') ? await generateRsaKeyPair(1024) : undefined;
+  // All keys at once: generation runs on the libuv pool, in parallel.
+  const [rootKey, intKey, leafKey, otherRootKey, weakKey] = await Promise.all([
+    key(), key(), key(),
+    variants.has('untrustedRoot') ? key() : undefined,
+    variants.has('weakKey') ? generateRsaKeyPair(1024) : undefined,
+  ]) as [RsaKeyPair, RsaKeyPair, RsaKeyPair, RsaKeyPair | undefined, RsaKeyPair | undefined];
 
   const caFrom = new Date(now.getTime() - DAY);
   const caTo = new Date(now.getTime() + 3650 * DAY);
