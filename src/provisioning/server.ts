@@ -1,0 +1,307 @@
+/**
+ * The reference provisioning server (an SCA): listens for hellos on TCP 9971, and for each
+ * device runs MeshCentral's bare-metal sequence (reference §1.3): reverse DNS, pick a chain whose
+ * root hash the device trusts, mutual TLS to <ip>:16993 as `admin` with an empty password, then
+ * the WS-Man steps in remote-config.ts. It reaches devices only over the network, so the same
+ * server configures an emulated device and a real vPro PC.
+ */
+import { EventEmitter } from 'node:events';
+import dns from 'node:dns';
+import net from 'node:net';
+import type { Clock } from '../clock/clock.js';
+import { isAmtError } from '../common/errors.js';
+import { parseHello, type ParsedHello } from '../device/hello.js';
+import { selectChain, type ProvisioningChain } from './chain-select.js';
+import { activateHostBased, type HostBasedActivation, type HostBasedResult } from './host-based.js';
+import { runRemoteConfiguration, type RemoteConfigProfile } from './remote-config.js';
+import { ProvisioningStepError, type ProvisioningEvent, type StepEmitter } from './steps.js';
+import type { TlsCa } from './tls-setup.js';
+import { WsmanClient } from './wsman-client.js';
+
+export interface ProvisioningProfileConfig extends RemoteConfigProfile {
+  /** Devices this profile is for; a profile without `match` is the default. */
+  match?: { uuids?: string[] };
+}
+
+export interface ProvisioningServerConfig {
+  clock: Clock;
+  profiles: ProvisioningProfileConfig[];
+  chains: Array<ProvisioningChain>;
+  /** Signs device TLS certificates for profiles with `tls: true`. */
+  tlsCa?: TlsCa;
+  /** Default 9971 (reference §1.1); 0 picks a free port. */
+  helloPort?: number;
+  /** Default '0.0.0.0'; tests bind loopback. */
+  bind?: string;
+  /** Default 16993: the device's TLS WS-Man port. */
+  deviceWsmanPort?: number;
+  /** Reverse lookup of a device address; default node:dns reverse with a 3 s limit. */
+  reverseLookup?: (ip: string) => Promise<string | undefined>;
+  /** Per WS-Man request; default 30 s. */
+  wsmanTimeoutMs?: number;
+}
+
+export type DeviceStatus = 'in-progress' | 'configured' | 'failed';
+
+export interface DeviceRecord {
+  deviceIp: string;
+  uuid?: string;
+  host?: string;
+  status: DeviceStatus;
+  /** Failure code (HASH_NOT_TRUSTED, WSMAN_TLS_FAILED, WSMAN_RETURN_VALUE, …). */
+  code?: string;
+  reason?: string;
+  profile?: string;
+  chain?: string;
+  controlMode?: 'ccm' | 'acm';
+  amtVersion?: string;
+  startedAt: number;
+  finishedAt?: number;
+}
+
+/** Largest hello we accumulate (MeshCentral drops the connection past 16000 bytes). */
+export const MAX_HELLO_BYTES = 16000;
+
+const HELLO_PAGE = '<!DOCTYPE html><html><head><meta charset="UTF-8"><title>amtemu provisioning server</title></head>'
+  + '<body>Intel&reg; AMT hello server (amtemu). Devices send hellos to this port.</body></html>';
+
+export function stripV4Mapped(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+export function defaultReverseLookup(ip: string, limitMs = 3000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), limitMs);
+    dns.reverse(ip, (err, names) => {
+      clearTimeout(timer);
+      resolve(!err && names.length > 0 ? names[0] : undefined);
+    });
+  });
+}
+
+export class ProvisioningServer extends EventEmitter {
+  private server: net.Server | undefined;
+  private readonly active = new Set<string>();
+  private readonly recordMap = new Map<string, DeviceRecord>();
+  private readonly log: ProvisioningEvent[] = [];
+  private readonly sessions = new Set<Promise<unknown>>();
+
+  constructor(readonly config: ProvisioningServerConfig) {
+    super();
+  }
+
+  get clock(): Clock {
+    return this.config.clock;
+  }
+
+  /** Every step event so far, in order. */
+  get events(): readonly ProvisioningEvent[] {
+    return this.log;
+  }
+
+  records(): DeviceRecord[] {
+    return [...this.recordMap.values()].map((r) => ({ ...r }));
+  }
+
+  record(deviceIp: string): DeviceRecord | undefined {
+    const r = this.recordMap.get(deviceIp);
+    return r ? { ...r } : undefined;
+  }
+
+  /** Wait until every running session has ended (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 100 && this.sessions.size > 0; i++) await Promise.allSettled([...this.sessions]);
+  }
+
+  emitStep(deviceIp: string, step: string, ok: boolean, detail: Record<string, unknown> = {}, code?: string): ProvisioningEvent {
+    const e: ProvisioningEvent = code ? { t: this.clock.now(), deviceIp, step, ok, detail, code } : { t: this.clock.now(), deviceIp, step, ok, detail };
+    this.log.push(e);
+    if (this.log.length > 100_000) this.log.splice(0, this.log.length - 100_000);
+    this.emit('event', e);
+    return e;
+  }
+
+  async start(): Promise<{ address: string; port: number }> {
+    if (this.server) throw new Error('provisioning server already started');
+    const srv = net.createServer((socket) => this.onConnection(socket));
+    this.server = srv;
+    const port = this.config.helloPort ?? 9971;
+    const host = this.config.bind ?? '0.0.0.0';
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    });
+    srv.on('error', (e) => this.emitStep('-', 'server.error', false, { message: e.message }, 'SERVER_ERROR'));
+    const addr = srv.address() as net.AddressInfo;
+    this.emitStep('-', 'server.listening', true, { address: addr.address, port: addr.port });
+    return { address: addr.address, port: addr.port };
+  }
+
+  async stop(): Promise<void> {
+    const srv = this.server;
+    this.server = undefined;
+    if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
+    await this.idle();
+  }
+
+  // ---- hellos ---------------------------------------------------------------------------------
+
+  private onConnection(socket: net.Socket): void {
+    const ip = stripV4Mapped(socket.remoteAddress ?? '');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let overflow = false;
+    let answeredHttp = false;
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => {
+      if (overflow || answeredHttp) return;
+      chunks.push(d);
+      size += d.length;
+      if (size > MAX_HELLO_BYTES) {
+        overflow = true;
+        socket.destroy();
+        return;
+      }
+      // A browser pointed at the port gets a page, as MeshCentral's hello server does.
+      const head = Buffer.concat(chunks).toString('latin1');
+      if (head.startsWith('GET ') && head.includes('\r\n\r\n')) {
+        answeredHttp = true;
+        socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${HELLO_PAGE.length}\r\nConnection: close\r\n\r\n${HELLO_PAGE}`);
+      }
+    });
+    socket.on('close', () => {
+      if (answeredHttp) return;
+      if (overflow) {
+        this.emitStep(ip, 'hello.rejected', false, { reason: `more than ${MAX_HELLO_BYTES} bytes` }, 'BAD_INPUT');
+        return;
+      }
+      if (size === 0) return;
+      this.onHelloBytes(ip, Buffer.concat(chunks));
+    });
+  }
+
+  /** Process one complete hello from `ip` (also the entry point for tests and in-process transports). */
+  onHelloBytes(ip: string, bytes: Buffer): void {
+    ip = stripV4Mapped(ip);
+    if (this.active.has(ip)) {
+      this.emitStep(ip, 'hello.ignored', true, { reason: 'a session for this address is already running', bytes: bytes.length });
+      return;
+    }
+    let hello: ParsedHello;
+    try {
+      hello = parseHello(bytes);
+    } catch (e) {
+      this.emitStep(ip, 'hello.rejected', false, { reason: (e as Error).message, bytes: bytes.length }, isAmtError(e) ? e.code : 'BAD_INPUT');
+      return;
+    }
+    if (hello.version !== 3) {
+      this.emitStep(ip, 'hello.rejected', false, { reason: 'PSK (version 2) hellos are not supported; only PKI version 3', uuid: hello.uuid }, 'PSK_NOT_SUPPORTED');
+      return;
+    }
+    this.emitStep(ip, 'hello.received', true, { uuid: hello.uuid, retryCount: hello.retryCount, hashes: hello.hashes.length, adminCredentialsSet: hello.adminCredentialsSet });
+    this.active.add(ip);
+    const rec: DeviceRecord = { deviceIp: ip, uuid: hello.uuid, status: 'in-progress', startedAt: this.clock.now() };
+    this.recordMap.set(ip, rec);
+    const session = this.runBareMetal(ip, hello, rec).finally(() => {
+      this.active.delete(ip);
+      this.sessions.delete(session);
+    });
+    this.sessions.add(session);
+  }
+
+  private pickProfile(uuid: string): ProvisioningProfileConfig | undefined {
+    const u = uuid.toLowerCase();
+    return this.config.profiles.find((p) => p.match?.uuids?.some((x) => x.toLowerCase() === u))
+      ?? this.config.profiles.find((p) => !p.match || !p.match.uuids || p.match.uuids.length === 0);
+  }
+
+  private finish(rec: DeviceRecord, status: 'configured' | 'failed', code?: string, reason?: string): void {
+    rec.status = status;
+    rec.finishedAt = this.clock.now();
+    if (code) rec.code = code;
+    if (reason) rec.reason = reason;
+    this.emitStep(rec.deviceIp, status === 'configured' ? 'device.configured' : 'device.failed', status === 'configured',
+      { uuid: rec.uuid, profile: rec.profile, controlMode: rec.controlMode, ...(reason ? { reason } : {}) }, code);
+    this.emit('record', { ...rec });
+  }
+
+  private async runBareMetal(ip: string, hello: Extract<ParsedHello, { version: 3 }>, rec: DeviceRecord): Promise<void> {
+    const emit: StepEmitter = (step, ok, detail = {}, code) => this.emitStep(ip, step, ok, detail, code);
+    const track = <T>(p: Promise<T>): Promise<T> => this.clock.track(p);
+    try {
+      const lookup = this.config.reverseLookup ?? ((a: string) => defaultReverseLookup(a));
+      const name = await track(lookup(ip).catch(() => undefined));
+      rec.host = name ?? ip;
+      emit('dns.reverse', true, { name: name ?? null, host: rec.host });
+
+      const profile = this.pickProfile(hello.uuid);
+      if (!profile) {
+        this.finish(rec, 'failed', 'NO_PROFILE', `no profile matches UUID ${hello.uuid} and there is no default profile`);
+        return;
+      }
+      rec.profile = profile.name;
+      const match = selectChain(this.config.chains, hello.hashes);
+      if (!match) {
+        emit('no-matching-chain', false, { helloHashes: hello.hashes.length, chains: this.config.chains.length }, 'HASH_NOT_TRUSTED');
+        this.finish(rec, 'failed', 'HASH_NOT_TRUSTED', 'no configured chain has a root whose hash is in the hello');
+        return;
+      }
+      rec.chain = match.chain.name ?? `chain ${match.index}`;
+      emit('chain.selected', true, { chain: rec.chain, algorithm: match.algorithm, hash: match.hash });
+
+      // Mutual TLS as admin with an empty password (reference §1.3 step 4). We connect to the
+      // address the hello came from; the reverse name is for the record (a fake name need not resolve).
+      const client = new WsmanClient({
+        host: ip,
+        port: this.config.deviceWsmanPort ?? 16993,
+        username: 'admin',
+        password: '',
+        tls: { certPem: match.chain.chainPem, keyPem: match.chain.keyPem },
+        ...(this.config.wsmanTimeoutMs ? { timeoutMs: this.config.wsmanTimeoutMs } : {}),
+      });
+      emit('tls.connect', true, { to: `${ip}:${this.config.deviceWsmanPort ?? 16993}`, user: 'admin' });
+      try {
+        const result = await runRemoteConfiguration(client, profile, {
+          clock: this.clock,
+          track,
+          ...(this.config.tlsCa ? { tlsCa: this.config.tlsCa } : {}),
+        }, emit);
+        rec.controlMode = 'acm';
+        if (result.amtVersion) rec.amtVersion = result.amtVersion;
+        this.finish(rec, 'configured');
+      } finally {
+        client.close();
+      }
+    } catch (e) {
+      if (e instanceof ProvisioningStepError) this.finish(rec, 'failed', e.code, `${e.step}: ${e.message}`);
+      else this.finish(rec, 'failed', 'INTERNAL_ERROR', (e as Error).message);
+    }
+  }
+
+  // ---- host-based ---------------------------------------------------------------------------
+
+  /** RPS-style host-based CCM/ACM over the device's local port (reference §5.2). */
+  async activateHostBased(a: HostBasedActivation): Promise<DeviceRecord> {
+    const ip = a.address;
+    const rec: DeviceRecord = { deviceIp: ip, status: 'in-progress', startedAt: this.clock.now(), controlMode: a.mode };
+    this.recordMap.set(ip, rec);
+    const emit: StepEmitter = (step, ok, detail = {}, code) => this.emitStep(ip, step, ok, detail, code);
+    emit('host-based.start', true, { mode: a.mode, port: a.port ?? 16992, user: a.lsa.username });
+    const work = this.clock.track(activateHostBased(a, emit));
+    this.sessions.add(work);
+    try {
+      const r: HostBasedResult = await work;
+      rec.controlMode = r.mode;
+      this.finish(rec, 'configured');
+    } catch (e) {
+      if (e instanceof ProvisioningStepError) this.finish(rec, 'failed', e.code, `${e.step}: ${e.message}`);
+      else this.finish(rec, 'failed', 'INTERNAL_ERROR', (e as Error).message);
+    } finally {
+      this.sessions.delete(work);
+    }
+    return { ...rec };
+  }
+}
