@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AmtError } from '../common/errors.js';
 import { certHashes, toCertDer } from '../pki/hashes.js';
-import { createTestPki, writeTestPki, TEST_PKI_VARIANTS, type TestPkiVariant } from '../pki/test-ca.js';
+import { createTestPki, writeTestPki, TEST_PKI_VARIANTS, TEST_PFX_PASSWORD, type TestPkiVariant } from '../pki/test-ca.js';
 import { RSA_KEY_BITS } from '../pki/keys.js';
 
 export interface PkiCommandIo {
@@ -52,6 +52,7 @@ export function registerPkiCommands(program: Command, io: PkiCommandIo = { out: 
       await writeTestPki(out, made);
       io.out(`wrote test PKI to ${out} (leaf CN ${made.valid.leaf.cn}, DNS suffix ${made.domain})`);
       if (variants.length) io.out(`variants: ${variants.join(', ')}`);
+      io.out(`server chain: chain.pem + leaf.key (PEM), or leaf.pfx (password "${TEST_PFX_PASSWORD}")`);
       io.out(`root SHA-256: ${made.rootHashes.sha256}`);
       io.out(`root SHA-384: ${made.rootHashes.sha384}`);
       io.out(`root SHA-1:   ${made.rootHashes.sha1}`);

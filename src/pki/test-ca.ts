@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { AmtError } from '../common/errors.js';
 import { issueCertificate, type DistinguishedName, type IssuedCert } from './cert-builder.js';
 import { certHashes, type CertHashes } from './hashes.js';
-import { generateRsaKeyPair, type KeyPool, type RsaKeyPair } from './keys.js';
+import forge from 'node-forge';
+import { generateRsaKeyPair, rsaKeyPairFromPem, toForgePrivateKey, type KeyPool, type RsaKeyPair } from './keys.js';
 import { CLIENT_SETUP_OU, OID } from './x509-info.js';
 
 export const TEST_PKI_VARIANTS = [
@@ -204,12 +205,25 @@ export async function createTestPki(opts: TestPkiOptions = {}): Promise<TestPki>
   return out;
 }
 
+/** Password of the leaf.pfx files writeTestPki produces (RPS/rpc-go load the chain as PFX, §5.2). */
+export const TEST_PFX_PASSWORD = 'amtemu';
+
+/** PKCS#12 of leaf key + chain (3DES, as node-forge-based servers such as RPS read it). */
+export function chainToPfx(c: TestChain, password = TEST_PFX_PASSWORD): Buffer {
+  const key = toForgePrivateKey(rsaKeyPairFromPem(c.keyPem));
+  const certs = c.chain.map((x) => forge.pki.certificateFromPem(x.pem));
+  const p12 = forge.pkcs12.toPkcs12Asn1(key, certs, password, { algorithm: '3des', friendlyName: c.leaf.cn });
+  return Buffer.from(forge.asn1.toDer(p12).getBytes(), 'binary');
+}
+
 async function writeChainFiles(dir: string, c: TestChain): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'leaf.pem'), c.leaf.pem);
   await writeFile(join(dir, 'leaf.key'), c.keyPem, { mode: 0o600 });
   await chmod(join(dir, 'leaf.key'), 0o600); // mode is ignored when the file already existed
   await writeFile(join(dir, 'chain.pem'), c.chainPem);
+  await writeFile(join(dir, 'leaf.pfx'), chainToPfx(c), { mode: 0o600 });
+  await chmod(join(dir, 'leaf.pfx'), 0o600);
   await writeFile(join(dir, 'root.pem'), c.root.pem);
   await writeFile(join(dir, 'root.sha1'), c.rootHashes.sha1 + '\n');
   await writeFile(join(dir, 'root.sha256'), c.rootHashes.sha256 + '\n');
@@ -218,7 +232,8 @@ async function writeChainFiles(dir: string, c: TestChain): Promise<void> {
 
 /**
  * Write the PKI as files: root.pem, intermediate.pem, leaf.pem, leaf.key (0600), chain.pem
- * (leaf, intermediate, root), root.sha1/.sha256/.sha384; each variant under variants/<name>/.
+ * (leaf, intermediate, root), leaf.pfx (0600, password TEST_PFX_PASSWORD),
+ * root.sha1/.sha256/.sha384; each variant under variants/<name>/.
  * Returns the list of files written.
  */
 export async function writeTestPki(dir: string, pki: TestPki): Promise<string[]> {
@@ -231,7 +246,7 @@ export async function writeTestPki(dir: string, pki: TestPki): Promise<string[]>
   } catch (e) {
     throw new AmtError('BAD_INPUT', `cannot write test PKI to ${dir}: ${(e as Error).message}`);
   }
-  const files = ['root.pem', 'intermediate.pem', 'leaf.pem', 'leaf.key', 'chain.pem', 'root.sha1', 'root.sha256', 'root.sha384'];
+  const files = ['root.pem', 'intermediate.pem', 'leaf.pem', 'leaf.key', 'leaf.pfx', 'chain.pem', 'root.sha1', 'root.sha256', 'root.sha384'];
   for (const name of Object.keys(pki.variants)) files.push(`variants/${name}/`);
   return files;
 }

@@ -6,7 +6,8 @@ import { X509Certificate, createPublicKey } from 'node:crypto';
 import { KeyPool, generateRsaKeyPair, rsaKeyPairFromPem, toForgePrivateKey } from '../../src/pki/keys.js';
 import { DeviceCertStore, issueDeviceCertificate } from '../../src/pki/device-cert.js';
 import { certHashes, pemToDerList, toCertDer, normalizeHashHex, derToPem } from '../../src/pki/hashes.js';
-import { createTestPki, writeTestPki } from '../../src/pki/test-ca.js';
+import forge from 'node-forge';
+import { createTestPki, writeTestPki, TEST_PFX_PASSWORD } from '../../src/pki/test-ca.js';
 import { readCertInfo } from '../../src/pki/x509-info.js';
 import { isAmtError } from '../../src/common/errors.js';
 
@@ -108,6 +109,10 @@ describe('createTestPki / writeTestPki', () => {
       expect((await readFile(join(dir, 'root.sha256'), 'utf8')).trim()).toBe(certHashes(pki.root.der).sha256);
       expect((await stat(join(dir, 'leaf.key'))).mode & 0o777).toBe(0o600);
       expect((await stat(join(dir, 'variants', 'ou', 'leaf.key'))).mode & 0o777).toBe(0o600);
+      expect((await stat(join(dir, 'leaf.pfx'))).mode & 0o777).toBe(0o600);
+      const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer((await readFile(join(dir, 'leaf.pfx'))).toString('binary')), TEST_PFX_PASSWORD);
+      const bags = p12.getBags({ bagType: forge.pki.oids['certBag'] as string })[forge.pki.oids['certBag'] as string] ?? [];
+      expect(bags.map((b) => b.cert?.subject.getField('CN')?.value)).toEqual([pki.fqdn, 'amtemu Test Intermediate CA', 'amtemu Test Root CA']);
       const key = await readFile(join(dir, 'leaf.key'), 'utf8');
       expect(new X509Certificate(pki.valid.leaf.der).publicKey.equals(createPublicKey(key))).toBe(true);
     } finally {
