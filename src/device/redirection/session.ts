@@ -338,7 +338,7 @@ export class RedirectionSession implements SolSink {
     this.console = con;
     this.disarm('handshake');
     this.phase = 'sol';
-    this.held = [];
+    this.held = this.o.solSettleMs > 0 ? [] : undefined;
     this.heldBytes = 0;
     this.device.record('redirection.sol-start', { ok: true, peer: this.o.peer, user: this.user, ...params });
     this.send(encodeStartSolReply(STATUS.SUCCESS, seq, params));
