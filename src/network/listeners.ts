@@ -1,0 +1,245 @@
+/**
+ * One listening socket per port for the whole fleet (DESIGN.md "one socket per port"): each
+ * accepted connection is routed by the address it was made TO (socket.localAddress) to the
+ * device owning that 127.0.0.0/8 address. A connection to an unknown address, or to a port the
+ * device keeps filtered in its state (device.portOpen, reference §6.1), is reset like a
+ * filtered port. 16993 is upgraded to TLS with the device's own certificate after routing
+ * (no SNI is needed), and a device in setup runs PKI-CH on the client's chain.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { AmtDevice, Origin, RemoteSetupSession } from '../device/device.js';
+import { AmtHttpService, MAX_BODY_BYTES, type HttpResponseOut } from '../device/http/amt-http.js';
+import { DeviceTlsContexts, expectsSetupChain, peerChainDer, runPkiCh } from './port-tls.js';
+
+export interface PortListenersOptions {
+  /** The device that owns an IPv4 address, if any. */
+  lookup: (address: string) => AmtDevice | undefined;
+  /**
+   * Bind address. Default '0.0.0.0': on Linux that one socket receives connections for every
+   * 127.x.y.z address; connections to any address outside `accept` are destroyed at once.
+   */
+  host?: string;
+  /** Ports; 0 picks a free one (tests). Default 16992 / 16993. */
+  httpPort?: number;
+  tlsPort?: number;
+  /** Which local (destination) addresses may be served. Default: 127.0.0.0/8 only. */
+  accept?: (localAddress: string) => boolean;
+  http?: AmtHttpService;
+  tls?: DeviceTlsContexts;
+  /** Idle socket timeout; slow or silent clients are cut after this. Default 30 s. */
+  idleTimeoutMs?: number;
+  /** Whole headers must arrive within this. Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Log sink for operator-level problems (pino-compatible). */
+  log?: (msg: string, data?: Record<string, unknown>) => void;
+}
+
+/** What the listener knows about an accepted connection. */
+interface ConnContext {
+  device: AmtDevice;
+  port: number;
+  origin: Origin;
+  peerAddress: string;
+  tls: boolean;
+  /** The PKI-CH session this connection established, if any. */
+  setupSession?: RemoteSetupSession;
+}
+
+export function isLoopbackV4(addr: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(addr);
+}
+
+function v4(addr: string | undefined): string {
+  return (addr ?? '').replace(/^::ffff:/, '');
+}
+
+export class PortListeners {
+  readonly http: AmtHttpService;
+  readonly tls: DeviceTlsContexts;
+  private readonly opts: PortListenersOptions;
+  private readonly contexts = new WeakMap<Socket, ConnContext>();
+  private readonly sockets = new Set<Socket>();
+  private plainServer: NetServer | undefined;
+  private tlsServer: NetServer | undefined;
+  private readonly httpParser: HttpServer;
+
+  constructor(opts: PortListenersOptions) {
+    this.opts = opts;
+    this.http = opts.http ?? new AmtHttpService();
+    this.tls = opts.tls ?? new DeviceTlsContexts();
+    // node:http parses requests on sockets we hand it; it never listens itself.
+    this.httpParser = createHttpServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: opts.headersTimeoutMs ?? 10_000, keepAliveTimeout: 30_000 }, (req, res) => {
+      void this.onRequest(req, res);
+    });
+    this.httpParser.timeout = opts.idleTimeoutMs ?? 30_000;
+    this.httpParser.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroy();
+    });
+  }
+
+  get httpPort(): number {
+    return (this.plainServer?.address() as AddressInfo | null)?.port ?? 0;
+  }
+  get tlsPort(): number {
+    return (this.tlsServer?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const host = this.opts.host ?? '0.0.0.0';
+    this.plainServer = await this.listen(this.opts.httpPort ?? 16992, host, (s) => this.onConnection(s, false));
+    this.tlsServer = await this.listen(this.opts.tlsPort ?? 16993, host, (s) => this.onConnection(s, true));
+  }
+
+  private listen(port: number, host: string, onConn: (s: Socket) => void): Promise<NetServer> {
+    return new Promise((resolve, reject) => {
+      const srv = createNetServer({ pauseOnConnect: true }, onConn);
+      srv.once('error', reject);
+      srv.listen({ port, host, backlog: 1024 }, () => {
+        srv.off('error', reject);
+        srv.on('error', (e) => this.opts.log?.('listener error', { port, error: String(e) }));
+        resolve(srv);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await Promise.all(
+      [this.plainServer, this.tlsServer].map(
+        (srv) => new Promise<void>((resolve) => (srv ? srv.close(() => resolve()) : resolve())),
+      ),
+    );
+    this.plainServer = undefined;
+    this.tlsServer = undefined;
+  }
+
+  /** Route by destination address; unknown or filtered → reset, like a filtered port. */
+  private onConnection(socket: Socket, tls: boolean): void {
+    socket.on('error', () => socket.destroy());
+    const local = v4(socket.localAddress);
+    const accept = this.opts.accept ?? isLoopbackV4;
+    const device = accept(local) ? this.opts.lookup(local) : undefined;
+    const wirePort = tls ? 16993 : 16992;
+    const peer = v4(socket.remoteAddress);
+    const origin: Origin = device && peer === device.address ? 'local' : 'remote';
+    if (!device || !device.portOpen(wirePort, origin)) {
+      socket.resetAndDestroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    const ctx: ConnContext = { device, port: wirePort, origin, peerAddress: peer, tls };
+    if (!tls) {
+      this.contexts.set(socket, ctx);
+      this.httpParser.emit('connection', socket);
+      socket.resume();
+      return;
+    }
+    void this.upgrade(socket, ctx);
+  }
+
+  private async upgrade(socket: Socket, ctx: ConnContext): Promise<void> {
+    const { device } = ctx;
+    let secureContext;
+    try {
+      secureContext = await this.tls.contextFor(device);
+    } catch (e) {
+      this.opts.log?.('device TLS identity failed', { device: device.id, error: String(e) });
+      socket.destroy();
+      return;
+    }
+    if (socket.destroyed) return;
+    const setup = expectsSetupChain(device, ctx.origin);
+    const mutual = setup || (device.state === 'Post' && device.nvram.tls.remote.mutualAuthentication);
+    const t = new TLSSocket(socket, { isServer: true, secureContext, requestCert: mutual, rejectUnauthorized: false });
+    t.on('error', () => {
+      t.destroy();
+      socket.destroy();
+    });
+    t.setTimeout(this.opts.idleTimeoutMs ?? 30_000, () => t.destroy());
+    t.once('secure', () => {
+      device.record('tls.handshake', { protocol: t.getProtocol(), cipher: t.getCipher().name, origin: ctx.origin, peerAddress: ctx.peerAddress });
+      if (setup) {
+        const session = runPkiCh(device, peerChainDer(t), ctx.peerAddress);
+        // The firmware drops a TLS session whose chain fails PKI-CH.
+        if (!session) {
+          t.destroy();
+          return;
+        }
+        ctx.setupSession = session;
+      }
+      this.contexts.set(t, ctx);
+      this.httpParser.emit('connection', t);
+    });
+    socket.resume();
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ctx = this.contexts.get(req.socket);
+    if (!ctx) {
+      res.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > MAX_BODY_BYTES) tooLarge = true;
+    if (!tooLarge) {
+      try {
+        for await (const c of req) {
+          const b = c as Buffer;
+          size += b.length;
+          if (size > MAX_BODY_BYTES) {
+            tooLarge = true;
+            break;
+          }
+          chunks.push(b);
+        }
+      } catch {
+        res.destroy();
+        return;
+      }
+    }
+    const { device } = ctx;
+    let out: HttpResponseOut;
+    try {
+      if (tooLarge) {
+        out = { status: 413, headers: { Server: `Intel(R) Active Management Technology ${device.nvram.firmware.version}`, 'Content-Type': 'text/html' }, body: '<html><body>Request Entity Too Large</body></html>', close: true, chunked: false };
+      } else {
+        const pkiSession = ctx.setupSession !== undefined && device.remoteSession === ctx.setupSession;
+        out = await this.http.handle(
+          device,
+          { conn: { port: ctx.port, origin: ctx.origin, peerAddress: ctx.peerAddress, tls: ctx.tls }, pkiSession },
+          { method: req.method ?? 'GET', url: req.url ?? '/', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), body: Buffer.concat(chunks) },
+        );
+      }
+    } catch (e) {
+      this.opts.log?.('request failed', { device: device.id, error: String(e) });
+      out = { status: 500, headers: { 'Content-Type': 'text/html' }, body: '<html><body>Internal Server Error</body></html>', close: true, chunked: false };
+    }
+    this.send(res, out);
+  }
+
+  private send(res: ServerResponse, out: HttpResponseOut): void {
+    if (res.destroyed) return;
+    const body = Buffer.from(out.body, 'utf8');
+    const headers: Record<string, string> = { ...out.headers };
+    if (out.chunked) headers['Transfer-Encoding'] = 'chunked';
+    else headers['Content-Length'] = String(body.length);
+    if (out.close) headers['Connection'] = 'close';
+    res.writeHead(out.status, headers);
+    if (out.chunked && body.length > 0) res.write(body);
+    res.end();
+    if (out.close) res.once('finish', () => res.socket?.end());
+  }
+
+  /** Open connections (for tests and the control API). */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * TLS for 16993: per-device secure contexts (the device's own RSA certificate, TLS versions
+ * from the firmware profile) and the PKI-CH check of the provisioning server's client chain
+ * (reference §1.3 step 4, §1.4 step 3, §4.3).
+ */
+import { createSecureContext, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import type { AmtDevice, RemoteSetupSession } from '../device/device.js';
+import { validateSetupChain } from '../device/pkich.js';
+import { DeviceCertStore, type DeviceTlsIdentity } from '../pki/device-cert.js';
+
+type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+const ORDER: TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+export class DeviceTlsContexts {
+  private readonly contexts = new Map<string, { fingerprint: string; ctx: SecureContext }>();
+
+  constructor(readonly certs: DeviceCertStore = new DeviceCertStore()) {}
+
+  async identity(device: AmtDevice): Promise<DeviceTlsIdentity> {
+    const img = device.nvram;
+    return this.certs.get(device.id, { uuid: img.uuid, hostname: img.network.hostname, now: device.clock.date() });
+  }
+
+  async contextFor(device: AmtDevice): Promise<SecureContext> {
+    const id = await this.identity(device);
+    const cached = this.contexts.get(device.id);
+    if (cached && cached.fingerprint === id.fingerprintSha256) return cached.ctx;
+    const versions = device.profile.network.tlsVersions.slice().sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b));
+    const min = versions[0] ?? 'TLSv1.2';
+    const max = versions[versions.length - 1] ?? 'TLSv1.3';
+    const ctx = createSecureContext({
+      key: id.keyPem,
+      cert: id.certPem,
+      minVersion: min,
+      maxVersion: max,
+      // Old firmware profiles speak TLS 1.0/1.1, which OpenSSL 3 refuses at its default level.
+      ...(ORDER.indexOf(min) < 2 ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+    });
+    this.contexts.set(device.id, { fingerprint: id.fingerprintSha256, ctx });
+    return ctx;
+  }
+
+  forget(deviceId: string): void {
+    this.contexts.delete(deviceId);
+    this.certs.forget(deviceId);
+  }
+}
+
+/** The peer's chain as DER, leaf first, following issuerCertificate links (bounded). */
+export function peerChainDer(sock: TLSSocket): Buffer[] {
+  const out: Buffer[] = [];
+  let c: PeerCertificate | undefined = sock.getPeerCertificate(true);
+  const seen = new Set<string>();
+  for (let i = 0; c && c.raw && i < 10; i++) {
+    const fp = c.fingerprint256;
+    if (seen.has(fp)) break;
+    seen.add(fp);
+    out.push(Buffer.from(c.raw));
+    const next: PeerCertificate | undefined = (c as { issuerCertificate?: PeerCertificate }).issuerCertificate;
+    if (!next || next === c) break;
+    c = next;
+  }
+  return out;
+}
+
+/** Whether this connection is the one that may run PKI-CH remote configuration. */
+export function expectsSetupChain(device: AmtDevice, origin: 'local' | 'remote'): boolean {
+  const p = device.nvram.provisioning;
+  if (device.state !== 'In' || p.window.kind === 'closed') return false;
+  // Host-based TLS (StartConfigurationHBased) is local only; bare-metal/agent windows are remote (§5.4, §6.1).
+  return p.window.hostBased ? origin === 'local' : true;
+}
+
+/**
+ * Validate the client's chain against the device's trusted hashes and DNS suffix. Success sets
+ * device.remoteSession; failure records `pkich.rejected` and leaves NVRAM untouched.
+ */
+export function runPkiCh(device: AmtDevice, chain: Buffer[], peerAddress: string): RemoteSetupSession | undefined {
+  if (chain.length === 0) {
+    device.record('pkich.rejected', { peerAddress, message: 'the provisioning server sent no client certificate' }, 'NO_CLIENT_CERT');
+    return undefined;
+  }
+  const lease = device.lease;
+  const r = validateSetupChain({
+    chain,
+    hashes: device.nvram.certHashes,
+    pkiDnsSuffix: device.nvram.setup.pkiDnsSuffix,
+    ...(lease?.domain ? { dhcpDomain: lease.domain } : {}),
+    profile: device.profile,
+    now: device.clock.date(),
+  });
+  if (!r.ok) {
+    device.record('pkich.rejected', { peerAddress, message: r.message, ...(r.detail ?? {}) }, r.code);
+    return undefined;
+  }
+  const v = r.value;
+  const session: RemoteSetupSession = {
+    method: 'pki',
+    peerAddress,
+    provServerFqdn: v.leafCn,
+    certificateCn: v.leafCn,
+    selectedHash: { algorithm: v.selectedHash.algorithm, hash: v.selectedHash.hash, isDefault: v.selectedHash.isDefault },
+    caSerials: v.caSerials,
+    additionalCaSerialNums: v.additionalCaSerialNums,
+    secureDns: v.secureDns,
+    startedAt: device.clock.now(),
+  };
+  device.remoteSession = session;
+  device.record('pkich.accepted', {
+    peerAddress,
+    leafCn: v.leafCn,
+    matchedIdentifier: v.matchedIdentifier,
+    suffixUsed: v.suffixUsed,
+    secureDns: v.secureDns,
+    selectedHash: v.selectedHash.hash,
+    hashName: v.selectedHash.name,
+  });
+  return session;
+}
