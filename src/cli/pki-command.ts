@@ -56,7 +56,7 @@ export function registerPkiCommands(program: Command, io: PkiCommandIo = { out: 
       io.out(`root SHA-256: ${made.rootHashes.sha256}`);
       io.out(`root SHA-384: ${made.rootHashes.sha384}`);
       io.out(`root SHA-1:   ${made.rootHashes.sha1}`);
-      io.out(`add it to a device: amtemu nvram hash add --name "${made.root.cn}" --algorithm SHA256 --hash ${made.rootHashes.sha256}`);
+      io.out(`add it to a device: amtemu nvram hash add <deviceId> "${made.root.cn.slice(0, 32)}" ${made.rootHashes.sha256}`);
       io.out(`and set the device's DNS suffix (MEBx PKI DNS suffix or DHCP option 15) to ${made.domain}`);
     });
 

@@ -4,6 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerNvramCommands } from './nvram-command.js';
+import { registerPkiCommands } from './pki-command.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -20,5 +22,7 @@ export function buildProgram(): Command {
       writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `amtemu: ${s}` : s),
     })
     .exitOverride();
+  registerNvramCommands(program);
+  registerPkiCommands(program);
   return program;
 }

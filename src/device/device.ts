@@ -23,8 +23,11 @@ export interface AmtDeviceOptions {
   timeline: Timeline;
   /** Absent: the device has no network stack (a unit test of host commands, MEBx). */
   network?: DeviceNetwork;
-  /** Called with the image after every change; the store writes it crash-safely. */
-  persist?: (image: Readonly<NvramImage>) => void;
+  /**
+   * Called with the image after every change; the store writes it crash-safely and returns
+   * what it wrote (with its generation bumped), which becomes the device's image.
+   */
+  persist?: (image: Readonly<NvramImage>) => NvramImage | void;
   /** A fresh factory image for this device (full unprovision restores it). */
   factoryImage: () => NvramImage;
   /** Random bytes (nonces, passwords); injectable for reproducible runs. */
@@ -42,7 +45,7 @@ export class AmtDevice {
   readonly host: HostInterface;
   private img: NvramImage;
   private readonly network: DeviceNetwork | undefined;
-  private readonly persistFn: ((image: Readonly<NvramImage>) => void) | undefined;
+  private readonly persistFn: ((image: Readonly<NvramImage>) => NvramImage | void) | undefined;
   private readonly factoryImage: () => NvramImage;
   readonly random: (n: number) => Buffer;
 
@@ -120,10 +123,10 @@ export class AmtDevice {
   update(mutate: (img: NvramImage) => void): void {
     const next = structuredClone(this.img);
     mutate(next);
-    next.generation = this.img.generation + 1;
+    next.generation = this.img.generation;
     // Persist first: if the store throws (disk full), the in-memory image keeps the last good state.
-    this.persistFn?.(next);
-    this.img = next;
+    const stored = this.persistFn?.(next);
+    this.img = stored ?? { ...next, generation: next.generation + 1 };
   }
 
   // ---- power and link ----------------------------------------------------------------------

@@ -138,7 +138,7 @@ export class Emulator {
       image = factory();
       applyInitialState(image, spec);
       spec.customize?.(image);
-      this.store?.save(image);
+      if (this.store) image = this.store.save(image);
     }
     const device = new AmtDevice({
       image,

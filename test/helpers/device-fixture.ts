@@ -27,7 +27,12 @@ export function makeDevice(opts: FixtureOptions = {}) {
     timeline,
     ...(network ? { network } : {}),
     factoryImage: factory,
-    persist: (img) => writes.push(structuredClone(img) as NvramImage),
+    // Like NvramStore.save: write the image with its generation bumped, and return what was written.
+    persist: (img) => {
+      const written = { ...(structuredClone(img) as NvramImage), generation: img.generation + 1 };
+      writes.push(written);
+      return structuredClone(written);
+    },
   });
   return { clock, timeline, device, network, writes };
 }
