@@ -191,7 +191,7 @@ export class FirmwareDhcpClient implements DhcpHandle {
   private sendDiscover(): void {
     this.attempt++;
     const options = this.baseOptions(DhcpMessageType.DISCOVER);
-    this.send('dhcp.discover', this.packet(options, '0.0.0.0'), this.cfg.server);
+    this.send('discover', this.packet(options, '0.0.0.0'), this.cfg.server);
     this.arm(this.backoffMs(this.attempt), () => {
       if (this.st !== 'SELECTING') return;
       if (this.attempt >= this.cfg.maxAttempts) return this.giveUp();
@@ -213,7 +213,7 @@ export class FirmwareDhcpClient implements DhcpHandle {
     const options = this.baseOptions(DhcpMessageType.REQUEST);
     options.set(Opt.REQUESTED_IP, ipToBytes(offer.address));
     options.set(Opt.SERVER_ID, ipToBytes(offer.serverId));
-    this.send('dhcp.request', this.packet(options, '0.0.0.0'), this.cfg.server);
+    this.send('request', this.packet(options, '0.0.0.0'), this.cfg.server);
     this.arm(this.backoffMs(this.attempt), () => {
       if (this.st !== 'REQUESTING') return;
       // RFC 2131 §4.4.1: no ACK after the retransmissions → back to INIT.
@@ -227,7 +227,7 @@ export class FirmwareDhcpClient implements DhcpHandle {
     const b = this.bound;
     if (!b) return;
     const options = this.baseOptions(DhcpMessageType.REQUEST);
-    const type = this.st === 'RENEWING' ? 'dhcp.renew' : 'dhcp.rebind';
+    const type = this.st === 'RENEWING' ? 'renew' : 'rebind';
     // RENEWING unicasts to the server that granted the lease (netns mode); loopback mode has
     // only the fake server's address/port to talk to either way.
     const broadcast = this.cfg.server.address === '255.255.255.255';
@@ -266,6 +266,7 @@ export class FirmwareDhcpClient implements DhcpHandle {
     };
   }
 
+  /** `type` is bare (`discover`, `offer`, …): the device prefixes `dhcp.` for its timeline. */
   private send(type: string, p: DhcpPacket, to: { address: string; port: number }): void {
     this.events.onPacket?.('sent', type, { ...summarize(p), state: this.st, attempt: this.attempt, to: `${to.address}:${to.port}` });
     this.window?.close();
@@ -278,9 +279,9 @@ export class FirmwareDhcpClient implements DhcpHandle {
   private onReply(p: DhcpPacket): void {
     if (this.st === 'STOPPED') return;
     const type = messageTypeOf(p);
-    const name = `dhcp.${(messageTypeName(type) ?? 'unknown').toLowerCase()}`;
+    const name = (messageTypeName(type) ?? 'unknown').toLowerCase();
     if (p.xid !== this.xid) {
-      this.events.onPacket?.('received', 'dhcp.ignored', { ...summarize(p), reason: 'xid mismatch', messageType: name });
+      this.events.onPacket?.('received', 'ignored', { ...summarize(p), reason: 'xid mismatch', messageType: name });
       return;
     }
     this.events.onPacket?.('received', name, { ...summarize(p), state: this.st });
@@ -312,7 +313,7 @@ export class FirmwareDhcpClient implements DhcpHandle {
     if (type === DhcpMessageType.ACK) {
       const leaseSeconds = readU32(p.options.get(Opt.LEASE_TIME));
       if (leaseSeconds === undefined || leaseSeconds === 0 || p.yiaddr === '0.0.0.0') {
-        this.events.onPacket?.('received', 'dhcp.ignored', { reason: 'ACK without lease time or address' });
+        this.events.onPacket?.('received', 'ignored', { reason: 'ACK without lease time or address' });
         return;
       }
       this.window?.close();

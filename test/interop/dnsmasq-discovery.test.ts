@@ -62,7 +62,7 @@ describe('interop: our DHCP client + resolver against dnsmasq (netns)', () => {
     expect(r.lease.address.startsWith(`${SUBNET.prefix}.`)).toBe(true);
     expect(r.lease.dnsServers).toContain(SUBNET.serverIp);
     expect(r.lease.serverId).toBe(SUBNET.serverIp);
-    expect(r.packets.slice(0, 4)).toEqual(['sent:dhcp.discover', 'received:dhcp.offer', 'sent:dhcp.request', 'received:dhcp.ack']);
+    expect(r.packets.slice(0, 4)).toEqual(['sent:discover', 'received:offer', 'sent:request', 'received:ack']);
     expect(r.resolved['ProvisionServer.<domain>']).toEqual({ ok: true, value: [SUBNET.serverIp] });
     expect(r.resolved['nosuchhost.<domain>']).toMatchObject({ ok: false, code: 'DNS_NXDOMAIN' });
     // dnsmasq saw our hostname (option 12) and the query in the case we sent it.

@@ -88,7 +88,7 @@ describe('firmware DHCP client against the fake server (loopback, virtual time)'
     expect(lease.serverId).toBe(SERVER_IP);
     expect(lease.netmask).toBe('255.0.0.0');
     expect(c.state).toBe('BOUND');
-    expect(r.packets.map((p) => `${p.dir}:${p.type}`)).toEqual(['sent:dhcp.discover', 'received:dhcp.offer', 'sent:dhcp.request', 'received:dhcp.ack']);
+    expect(r.packets.map((p) => `${p.dir}:${p.type}`)).toEqual(['sent:discover', 'received:offer', 'sent:request', 'received:ack']);
     expect(r.server.leaseFor('00:16:3E:00:00:01')?.address).toBe(lease.address);
     expect(r.server.leaseFor('00:16:3E:00:00:01')?.hostname).toBe('amt-pc-01');
   });
@@ -99,7 +99,7 @@ describe('firmware DHCP client against the fake server (loopback, virtual time)'
     await r.clock.runUntil(() => r.leases.length > 0, 60_000);
     const t0 = r.leases[0]!.t;
     await r.clock.runUntil(() => r.leases.length > 1, 4_000_000);
-    const renew = r.packets.find((p) => p.type === 'dhcp.renew')!;
+    const renew = r.packets.find((p) => p.type === 'renew')!;
     expect(renew.t - t0).toBe(1_800_000);
     expect(renew.detail.ciaddr).toBe(r.leases[0]!.address);
     expect(r.leases[1]!.address).toBe(r.leases[0]!.address);
@@ -114,12 +114,12 @@ describe('firmware DHCP client against the fake server (loopback, virtual time)'
     const t0 = r.leases[0]!.t;
     r.server.setBehaviour({ drop: true });
     await r.clock.runUntil(() => r.failures.length > 0, 4_000_000);
-    const rebind = r.packets.find((p) => p.type === 'dhcp.rebind')!;
+    const rebind = r.packets.find((p) => p.type === 'rebind')!;
     expect(rebind.t - t0).toBe(3_150_000);
     expect(r.failures[0]!.code).toBe('DHCP_EXPIRED');
     expect(r.failures[0]!.t - t0).toBe(3_600_000);
     // Back to INIT: a fresh DISCOVER goes out at expiry.
-    expect(r.packets.filter((p) => p.type === 'dhcp.discover' && p.t === r.failures[0]!.t)).toHaveLength(1);
+    expect(r.packets.filter((p) => p.type === 'discover' && p.t === r.failures[0]!.t)).toHaveLength(1);
     expect(c.state).toBe('SELECTING');
   });
 
@@ -132,7 +132,7 @@ describe('firmware DHCP client against the fake server (loopback, virtual time)'
     expect(r.leases).toHaveLength(0);
     r.server.resetBehaviour();
     await r.clock.runUntil(() => r.leases.length > 0, 60_000);
-    const discovers = r.packets.filter((p) => p.type === 'dhcp.discover');
+    const discovers = r.packets.filter((p) => p.type === 'discover');
     expect(discovers).toHaveLength(2);
     expect(discovers[1]!.t - r.failures[0]!.t).toBe(4000);
   });
@@ -141,7 +141,7 @@ describe('firmware DHCP client against the fake server (loopback, virtual time)'
     const r = await rig({ behaviour: { drop: true } });
     r.client(undefined, { restartAfterFailureMs: null }).start();
     await r.clock.runUntil(() => r.failures.length > 0, 600_000);
-    const sends = r.packets.filter((p) => p.type === 'dhcp.discover').map((p) => p.t);
+    const sends = r.packets.filter((p) => p.type === 'discover').map((p) => p.t);
     expect(sends).toHaveLength(5);
     const gaps = sends.slice(1).map((t, i) => t - sends[i]!);
     [4000, 8000, 16000, 32000].forEach((base, i) => {
@@ -155,7 +155,7 @@ describe('firmware DHCP client against the fake server (loopback, virtual time)'
     const r2 = await rig({ behaviour: { drop: true } });
     r2.client(undefined, { restartAfterFailureMs: null }).start();
     await r2.clock.runUntil(() => r2.failures.length > 0, 600_000);
-    expect(r2.packets.filter((p) => p.type === 'dhcp.discover').map((p) => p.t)).toEqual(sends);
+    expect(r2.packets.filter((p) => p.type === 'discover').map((p) => p.t)).toEqual(sends);
   });
 
   it('option 15 absent: the lease has no domain', async () => {
@@ -180,7 +180,7 @@ describe('firmware DHCP client against the fake server (loopback, virtual time)'
     r.client().start();
     await r.clock.runUntil(() => r.leases.length > 0, 60_000);
     expect(r.leases[0]!.t).toBe(3000); // OFFER at 1.5 s, ACK at 3 s
-    expect(r.packets.filter((p) => p.type === 'dhcp.discover')).toHaveLength(1);
+    expect(r.packets.filter((p) => p.type === 'discover')).toHaveLength(1);
   });
 
   it('leases are sticky per MAC and distinct across MACs sharing one client socket', async () => {
