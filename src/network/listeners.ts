@@ -232,9 +232,15 @@ export class PortListeners {
     if (out.chunked) headers['Transfer-Encoding'] = 'chunked';
     else headers['Content-Length'] = String(body.length);
     if (out.close) headers['Connection'] = 'close';
+    // The firmware sends no Date header (reference §6.2 captures).
+    res.sendDate = false;
     res.writeHead(out.status, headers);
-    if (out.chunked && body.length > 0) res.write(body);
-    res.end();
+    if (out.chunked) {
+      if (body.length > 0) res.write(body);
+      res.end();
+    } else {
+      res.end(body);
+    }
     if (out.close) res.once('finish', () => res.socket?.end());
   }
 
