@@ -199,6 +199,19 @@ describe('firmware DHCP client against the fake server (loopback, virtual time)'
     expect(again.lease!.address).toBe(la.address);
   });
 
+  it('honours reservations added after start (fleet adds devices live), whatever the MAC case', async () => {
+    const reservations: Record<string, string> = {};
+    const r = await rig({ reservations });
+    reservations['00:16:3e:00:00:2a'] = '127.77.9.42';
+    const c = r.client('00:16:3E:00:00:2A');
+    const other = r.client('00:16:3E:00:00:2B', { seed: 7 });
+    c.start();
+    other.start();
+    await r.clock.runUntil(() => r.leases.length >= 2, 60_000);
+    expect(c.lease!.address).toBe('127.77.9.42');
+    expect(other.lease!.address).toMatch(/^127\.77\.0\./);
+  });
+
   it('a stopped client sends nothing more and leaves no timers behind', async () => {
     const r = await rig({ behaviour: { drop: true } });
     const c = r.client();

@@ -123,7 +123,6 @@ export class FakeDhcpServer extends EventEmitter {
     this.poolEnd = e;
     for (const [mac, ip] of Object.entries(config.reservations ?? {})) {
       if (parseIpv4(ip) === undefined) throw new RangeError(`BAD_INPUT: reservation for ${mac} is not an IPv4 address: "${ip}"`);
-      this.taken.set(ip, normMac(mac));
     }
   }
 
@@ -177,7 +176,8 @@ export class FakeDhcpServer extends EventEmitter {
 
   private record(e: DhcpServerEvent): void {
     this.log.push(e);
-    if (this.log.length > 10_000) this.log.shift();
+    // Bounded, and trimmed in halves so a big fleet does not pay an O(n) shift per event.
+    if (this.log.length > 20_000) this.log.splice(0, 10_000);
     this.emit(e.type, e);
     this.emit('event', e);
   }
@@ -289,10 +289,20 @@ export class FakeDhcpServer extends EventEmitter {
     return this.config.domain;
   }
 
+  /**
+   * The reservation table is read live on every request (the fleet adds devices after the
+   * server started) with O(1) lookups — a 10,000-device fleet must not scan it per packet.
+   * Keys may be written upper or lower case, with colons or dashes.
+   */
+  private reservedFor(mac: string): string | undefined {
+    const r = this.config.reservations;
+    if (!r) return undefined;
+    const lower = mac.toLowerCase();
+    return r[mac] ?? r[lower] ?? r[mac.replace(/:/g, '-')] ?? r[lower.replace(/:/g, '-')];
+  }
+
   private addressFor(mac: string): string | undefined {
-    const res = this.config.reservations ? Object.entries(this.config.reservations).find(([m]) => normMac(m) === mac) : undefined;
-    if (res) return res[1];
-    return this.leases.get(mac)?.address ?? this.offered.get(mac);
+    return this.reservedFor(mac) ?? this.leases.get(mac)?.address ?? this.offered.get(mac);
   }
 
   private readonly offered = new Map<string, string>();
@@ -301,12 +311,15 @@ export class FakeDhcpServer extends EventEmitter {
     const known = this.addressFor(mac);
     if (known) return known;
     // Honour a requested address (option 50) when it is free and in the pool.
+    // Reservations added after start are not in `taken`; never hand one to another MAC.
+    const reserved = new Set(Object.values(this.config.reservations ?? {}));
+    const free = (ip: string): boolean => !this.taken.has(ip) && !reserved.has(ip);
     const wish = bytesToIps(req.options.get(Opt.REQUESTED_IP))[0];
     const wishN = wish ? ipToInt(wish) : undefined;
-    if (wish && wishN !== undefined && wishN >= this.poolStart && wishN <= this.poolEnd && !this.taken.has(wish)) return this.take(mac, wish);
+    if (wish && wishN !== undefined && wishN >= this.poolStart && wishN <= this.poolEnd && free(wish)) return this.take(mac, wish);
     for (let n = this.poolStart; n <= this.poolEnd; n++) {
       const ip = intToIp(n);
-      if (!this.taken.has(ip)) return this.take(mac, ip);
+      if (free(ip)) return this.take(mac, ip);
     }
     return undefined;
   }
