@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerNvramCommands } from './nvram-command.js';
 import { registerPkiCommands } from './pki-command.js';
+import { registerServeCommand } from './serve-command.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -24,5 +25,6 @@ export function buildProgram(): Command {
     .exitOverride();
   registerNvramCommands(program);
   registerPkiCommands(program);
+  registerServeCommand(program);
   return program;
 }

@@ -1,0 +1,94 @@
+/**
+ * Attach the shared port listeners to an Emulator: WS-Man on 16992/16993, redirection on
+ * 16994/16995 and the RMCP presence pong on UDP 623. One socket per TCP port serves the whole
+ * fleet and routes by local address; RMCP needs a socket per device address (Node's dgram does
+ * not report the destination address), opened when a device takes a lease and closed when it
+ * loses it. The device certificate store is shared so 16993 and 16995 present the same cert.
+ */
+import { DeviceCertStore } from '../pki/device-cert.js';
+import { PortListeners } from '../network/listeners.js';
+import { DeviceTlsContexts } from '../network/port-tls.js';
+import { RedirectionListener } from '../network/redirection-listener.js';
+import { RmcpResponder } from '../network/rmcp.js';
+import type { AmtDevice } from '../device/device.js';
+import type { Emulator } from './emulator.js';
+
+export interface ListenerPorts {
+  /** 0 picks a free port (tests); null disables that listener. */
+  http: number;
+  https: number;
+  redirection?: number | null;
+  redirectionTls?: number | null;
+  /** UDP presence pong; null disables it (binding 623 needs root). */
+  rmcp?: number | null;
+}
+
+export interface AttachedListeners {
+  wsman: PortListeners;
+  redirection: RedirectionListener | undefined;
+  rmcp: RmcpResponder | undefined;
+  ports: { http: number; https: number; redirection?: number; redirectionTls?: number; rmcp?: number };
+  describe(): string;
+  close(): Promise<void>;
+}
+
+export async function attachListeners(emu: Emulator, ports: ListenerPorts): Promise<AttachedListeners> {
+  const certs = new DeviceCertStore();
+  const tls = new DeviceTlsContexts(certs);
+  const wsman = new PortListeners({ lookup: (a) => emu.deviceAt(a), httpPort: ports.http, tlsPort: ports.https, tls });
+  await wsman.start();
+  let redirection: RedirectionListener | undefined;
+  let rmcp: RmcpResponder | undefined;
+  const unsubscribe: Array<() => void> = [];
+  try {
+    if (ports.redirection !== null && ports.redirection !== undefined) {
+      redirection = new RedirectionListener({
+        deviceAt: (a) => emu.deviceAt(a),
+        plainPort: ports.redirection,
+        tlsPort: ports.redirectionTls ?? null,
+        // The redirection listener only hands back devices our own lookup gave it.
+        tlsIdentity: (d) => tls.identity(d as AmtDevice),
+      });
+      await redirection.start();
+    }
+    if (ports.rmcp !== null && ports.rmcp !== undefined) {
+      const responder = new RmcpResponder({ port: ports.rmcp, deviceAt: (a) => emu.deviceAt(a) });
+      rmcp = responder;
+      unsubscribe.push(
+        emu.timeline.subscribe((e) => {
+          const address = e.data['address'];
+          if (typeof address !== 'string') return;
+          if (e.type === 'dhcp.lease') void responder.open(address);
+          else if (e.type === 'dhcp.released') void responder.close(address);
+        }),
+      );
+      for (const d of emu.devices.values()) if (d.address) await responder.open(d.address);
+    }
+  } catch (e) {
+    await wsman.stop();
+    await redirection?.stop();
+    throw e;
+  }
+  const out: AttachedListeners['ports'] = { http: wsman.httpPort, https: wsman.tlsPort };
+  if (redirection) {
+    out.redirection = redirection.ports.plain;
+    if (redirection.ports.tls !== undefined) out.redirectionTls = redirection.ports.tls;
+  }
+  if (rmcp) out.rmcp = rmcp.udpPort;
+  return {
+    wsman,
+    redirection,
+    rmcp,
+    ports: out,
+    describe: () =>
+      [`http ${out.http}`, `https ${out.https}`, out.redirection !== undefined ? `redirection ${out.redirection}` : '', out.redirectionTls !== undefined ? `redirection-tls ${out.redirectionTls}` : '', out.rmcp !== undefined ? `rmcp udp ${out.rmcp}` : '']
+        .filter(Boolean)
+        .join(', '),
+    close: async () => {
+      for (const u of unsubscribe) u();
+      await wsman.stop();
+      await redirection?.stop();
+      await rmcp?.closeAll();
+    },
+  };
+}
