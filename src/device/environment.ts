@@ -33,7 +33,7 @@ export interface DhcpEvents {
   onLease(lease: DhcpLease): void;
   /** Lease could not be had or was lost (NAK, no offer after retries, expiry). */
   onFailure(code: 'DHCP_NO_OFFER' | 'DHCP_NAK' | 'DHCP_EXPIRED', message: string): void;
-  /** Every packet sent/received, for the timeline (`dhcp.discover`, `dhcp.offer`, ...). */
+  /** Every packet sent/received, as a bare type (`discover`, `offer`, ...); the device records `dhcp.<type>`. */
   onPacket?(direction: 'sent' | 'received', type: string, detail: Record<string, unknown>): void;
 }
 
