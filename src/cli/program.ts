@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { registerNvramCommands } from './nvram-command.js';
 import { registerPkiCommands } from './pki-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerDemoCommand } from './demo-command.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -26,5 +27,6 @@ export function buildProgram(): Command {
   registerNvramCommands(program);
   registerPkiCommands(program);
   registerServeCommand(program);
+  registerDemoCommand(program);
   return program;
 }

@@ -34,6 +34,9 @@ export interface AmtDeviceOptions {
   random?: (n: number) => Buffer;
 }
 
+/** How late a hello slot may be and still be sent as that slot (real and scaled clocks jitter). */
+const HELLO_SLOT_TOLERANCE_MS = 1000;
+
 /** Who is connecting: the host OS through LMS on the device's own address, or the network. */
 export type Origin = 'local' | 'remote';
 
@@ -297,8 +300,11 @@ export class AmtDevice {
       }, `${this.id} window end`);
     }
     if (!this.sendsHellos() || this.helloTimer !== undefined || this.helloAwaitingLease) return;
-    const next = nextHelloOffset(w.lengthMs, Math.max(w.elapsedMs, this.nextScheduledOffset(w.hellosSent)));
-    if (next === undefined) return;
+    // The next hello is slot k (k = hellos already sent) when that slot is now or a little late
+    // (timer jitter on real clocks); slots missed while off or without an address are not replayed.
+    const slot = this.nextScheduledOffset(w.hellosSent);
+    const next = slot >= w.elapsedMs - HELLO_SLOT_TOLERANCE_MS ? Math.max(slot, w.elapsedMs) : nextHelloOffset(w.lengthMs, w.elapsedMs + 1);
+    if (next === undefined || next >= w.lengthMs) return;
     this.helloTimer = this.clock.setTimer(next - w.elapsedMs, () => {
       this.helloTimer = undefined;
       void this.clock.track(this.sayHello());
@@ -394,7 +400,9 @@ export class AmtDevice {
       img.provisioning.controlMode = mode;
     });
     this.record('lifecycle.transition', { from, to, controlMode: mode, reason, ...extra });
-    if (to === 'In' && from === 'Pre') this.armWindow();
+    // Entering setup by MEBx/PID-PPS/USB starts the bare-metal timer; StartConfiguration(HBased)
+    // opens its own window right after, so it must not get a bare-metal one first.
+    if (to === 'In' && from === 'Pre' && reason !== 'startConfiguration' && reason !== 'startConfigurationHBased') this.armWindow();
   }
 
   /** New IPS_HostBasedSetupService.ConfigurationNonce (after setup and unprovision, LMS header). */

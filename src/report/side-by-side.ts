@@ -33,7 +33,18 @@ function describe(e: TimelineEvent): string {
       return `mutual TLS ok: ${pick('leafCn') || pick('certificateCn')}`;
     case 'pkich.rejected':
       return `mutual TLS refused`;
+    case 'tls.handshake':
+      return `TLS handshake ${pick('protocol')} ${pick('cipher')}`;
+    case 'host.GetProvisioningState':
+    case 'host.GetUUID':
+    case 'host.SetProvisioningServerOTP':
+    case 'host.StartConfiguration':
+    case 'host.StartConfigurationEx':
+    case 'host.StopConfiguration':
+      return `agent → MEI ${e.type.slice(5)}: ${pick('status')}`;
     default: {
+      const wsman = /^wsman\.(?:AMT_|IPS_|CIM_)?([A-Za-z]+)\.([A-Za-z]+)$/.exec(e.type);
+      if (wsman) return `WS-Man ${wsman[2]}${d['returnValue'] !== undefined ? ` → ${pick('returnValue')}` : ''}`;
       const extra = d['returnValue'] !== undefined ? ` → ${pick('returnValue')}` : d['status'] !== undefined ? ` → ${pick('status')}` : '';
       return `${e.type}${extra}`;
     }
