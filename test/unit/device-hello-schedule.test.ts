@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { parseHello } from '../../src/device/hello.js';
 import { helloOffsets } from '../../src/device/hello-schedule.js';
 import { MemoryNetwork } from '../helpers/memory-network.js';
-import { makeDevice } from '../helpers/device-fixture.js';
+import { makeDevice, type FixtureOptions } from '../helpers/device-fixture.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const LEASE_DELAY = 10; // MemoryNetwork answers DHCP 10 virtual ms after power-on
 
-function setupDevice(mutate?: Parameters<typeof makeDevice>[0]['image']) {
+function setupDevice(mutate?: FixtureOptions['image']) {
   let net!: MemoryNetwork;
   const f = makeDevice({
     network: (clock) => (net = new MemoryNetwork(clock)),
