@@ -1,0 +1,193 @@
+/**
+ * `amtemu provision-server --config FILE`: the YAML file that names the server's profiles,
+ * provisioning chains (PEM files, leaf first) and optional TLS CA. Validated with ajv; every
+ * problem is reported as `file:line: message`.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { AmtError, isAmtError } from '../common/errors.js';
+import { certHashes, pemToDerList } from '../pki/hashes.js';
+import type { ProvisioningChain } from './chain-select.js';
+import type { ProvisioningProfileConfig } from './server.js';
+import type { TlsCa } from './tls-setup.js';
+
+export interface ProvisioningFileConfig {
+  helloPort: number;
+  bind: string;
+  deviceWsmanPort: number;
+  wsmanTimeoutMs?: number;
+  profiles: ProvisioningProfileConfig[];
+  chains: ProvisioningChain[];
+  tlsCa?: TlsCa;
+}
+
+const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+// AMT password rule (MeshCentral checkAmtPassword): ≥ 8, a digit, a lower, an upper, a non-alphanumeric.
+const AMT_PASSWORD = '^(?=.*\\d)(?=.*[a-z])(?=.*[A-Z])(?=.*[^A-Za-z0-9]).{8,32}$';
+
+export const PROVISIONING_CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['profiles', 'chains'],
+  properties: {
+    helloPort: { type: 'integer', minimum: 0, maximum: 65535 },
+    bind: { type: 'string', minLength: 1 },
+    deviceWsmanPort: { type: 'integer', minimum: 1, maximum: 65535 },
+    wsmanTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
+    profiles: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'adminPassword', 'mebxPassword'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          adminPassword: { type: 'string', pattern: AMT_PASSWORD },
+          mebxPassword: { type: 'string', pattern: AMT_PASSWORD },
+          tls: { type: 'boolean' },
+          match: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { uuids: { type: 'array', items: { type: 'string', pattern: UUID } } },
+          },
+        },
+      },
+    },
+    chains: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['chain', 'key'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          chain: { type: 'string', minLength: 1, description: 'PEM file, leaf first' },
+          key: { type: 'string', minLength: 1, description: 'PEM private key of the leaf' },
+          root: { type: 'string', minLength: 1, description: 'root PEM when the chain file does not end with it' },
+        },
+      },
+    },
+    tlsCa: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cert', 'key'],
+      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
+    },
+  },
+} as const;
+
+interface RawConfig {
+  helloPort?: number;
+  bind?: string;
+  deviceWsmanPort?: number;
+  wsmanTimeoutMs?: number;
+  profiles: Array<{ name: string; adminPassword: string; mebxPassword: string; tls?: boolean; match?: { uuids?: string[] } }>;
+  chains: Array<{ name?: string; chain: string; key: string; root?: string }>;
+  tlsCa?: { cert: string; key: string };
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile<RawConfig>(PROVISIONING_CONFIG_SCHEMA);
+
+function bad(file: string, line: number | undefined, message: string): AmtError {
+  return new AmtError('BAD_INPUT', `${file}${line ? `:${line}` : ''}: ${message}`);
+}
+
+function lineOf(doc: Document, lc: LineCounter, path: string[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function ajvMessage(e: ErrorObject): string {
+  const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'config';
+  if (e.keyword === 'additionalProperties') return `${where}: unknown key "${String(e.params.additionalProperty)}"`;
+  if (e.keyword === 'required') return `${where}: missing "${String(e.params.missingProperty)}"`;
+  if (e.keyword === 'pattern' && /Password$/.test(where)) return `${where}: an AMT password needs 8–32 characters with a digit, a lower-case and an upper-case letter and a symbol`;
+  return `${where}: ${e.message ?? e.keyword}`;
+}
+
+function readPem(file: string, base: string, what: string, line: number | undefined): string {
+  const p = resolve(base, what);
+  try {
+    return readFileSync(p, 'utf8');
+  } catch (e) {
+    throw bad(file, line, `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export function loadProvisioningConfigText(text: string, file = '<inline>', baseDir = process.cwd()): ProvisioningFileConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    throw bad(file, lc.linePos(e.pos[0]).line, e.message.split('\n')[0] ?? 'YAML syntax error');
+  }
+  const data: unknown = doc.toJS();
+  if (!validate(data)) {
+    const e = validate.errors![0]!;
+    const path = e.instancePath.split('/').slice(1);
+    // An unknown key: point at the key's own line, not at the start of its map.
+    if (e.keyword === 'additionalProperties') path.push(String(e.params.additionalProperty));
+    throw bad(file, lineOf(doc, lc, path), ajvMessage(e));
+  }
+  const names = new Set<string>();
+  data.profiles.forEach((p, i) => {
+    if (names.has(p.name)) throw bad(file, lineOf(doc, lc, ['profiles', String(i), 'name']), `profiles.${i}.name: duplicate profile "${p.name}"`);
+    names.add(p.name);
+  });
+  if (data.profiles.some((p) => p.tls) && !data.tlsCa) {
+    throw bad(file, lineOf(doc, lc, ['profiles']), 'a profile has tls: true, so tlsCa (cert, key) is required to sign device certificates');
+  }
+  const chains: ProvisioningChain[] = data.chains.map((c, i) => {
+    const line = lineOf(doc, lc, ['chains', String(i)]);
+    const at = (k: string): number | undefined => lineOf(doc, lc, ['chains', String(i), k]);
+    const chainPem = readPem(file, baseDir, c.chain, at('chain'));
+    const keyPem = readPem(file, baseDir, c.key, at('key'));
+    let ders: Buffer[];
+    try {
+      ders = pemToDerList(chainPem, c.chain);
+    } catch (e) {
+      throw bad(file, at('chain'), (e as Error).message);
+    }
+    let rootDer = ders[ders.length - 1]!;
+    if (c.root) {
+      try {
+        rootDer = pemToDerList(readPem(file, baseDir, c.root, at('root')), c.root)[0]!;
+      } catch (e) {
+        throw isAmtError(e) && e.message.startsWith(file) ? e : bad(file, at('root'), (e as Error).message);
+      }
+    }
+    if (!/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(keyPem)) throw bad(file, at('key') ?? line, `${c.key} is not a PEM private key`);
+    return { name: c.name ?? `chain ${i}`, chainPem, keyPem, rootHashes: certHashes(rootDer) };
+  });
+  const out: ProvisioningFileConfig = {
+    helloPort: data.helloPort ?? 9971,
+    bind: data.bind ?? '0.0.0.0',
+    deviceWsmanPort: data.deviceWsmanPort ?? 16993,
+    profiles: data.profiles.map((p) => ({ name: p.name, adminPassword: p.adminPassword, mebxPassword: p.mebxPassword, tls: p.tls ?? false, ...(p.match ? { match: p.match } : {}) })),
+    chains,
+  };
+  if (data.wsmanTimeoutMs !== undefined) out.wsmanTimeoutMs = data.wsmanTimeoutMs;
+  if (data.tlsCa) {
+    const line = lineOf(doc, lc, ['tlsCa']);
+    out.tlsCa = { certPem: readPem(file, baseDir, data.tlsCa.cert, line), keyPem: readPem(file, baseDir, data.tlsCa.key, line) };
+  }
+  return out;
+}
+
+export function loadProvisioningConfigFile(file: string): ProvisioningFileConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new AmtError('BAD_INPUT', `${file}: cannot read config: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return loadProvisioningConfigText(text, file, dirname(resolve(file)));
+}
