@@ -1,0 +1,132 @@
+/**
+ * Evaluates an `expect` block against the running world. Each assertion becomes a Check with
+ * what was expected and what was found, so a failure reads "pc1 state: expected configured,
+ * got setup" rather than "false". Checks are synchronous: the runner re-evaluates them after
+ * every timer while waiting out a `within`.
+ */
+import { matches, type TimelineEvent } from '../common/timeline.js';
+import type { AmtDevice } from '../device/device.js';
+import type { ProvisioningState } from '../nvram/image.js';
+import { parseDuration } from './duration.js';
+import type { CountBound, EventExpectation, ExpectSpec } from './types.js';
+import type { World } from './world.js';
+
+export interface Check {
+  deviceId?: string;
+  what: string;
+  expected: string;
+  actual: string;
+  ok: boolean;
+}
+
+export interface ExpectContext {
+  world: World;
+  /** When the expect step began (virtual ms). */
+  stepStart: number;
+  marks: Map<string, number>;
+}
+
+const STATE_NAME: Record<ProvisioningState, string> = { Pre: 'factory', In: 'setup', Post: 'configured' };
+
+export function resolveDevices(world: World, ref: string | string[] | undefined): string[] {
+  if (ref === undefined) return world.ids;
+  const list = Array.isArray(ref) ? ref : [ref];
+  return [...new Set(list.flatMap((r) => world.groups.get(r) ?? [r]))];
+}
+
+function bound(b: CountBound | { count?: number; min?: number; max?: number }): { min: number; max: number; text: string } {
+  if (typeof b === 'number') return { min: b, max: b, text: String(b) };
+  if ('count' in b && b.count !== undefined) return { min: b.count, max: b.count, text: String(b.count) };
+  const min = b.min ?? 0;
+  const max = b.max ?? Number.POSITIVE_INFINITY;
+  const text = b.min !== undefined && b.max !== undefined ? `${min}–${max}` : b.min !== undefined ? `≥ ${min}` : `≤ ${max}`;
+  return { min, max, text };
+}
+
+function countCheck(deviceId: string | undefined, what: string, n: number, b: CountBound | EventExpectation): Check {
+  const { min, max, text } = bound(b);
+  return { ...(deviceId ? { deviceId } : {}), what, expected: text, actual: String(n), ok: n >= min && n <= max };
+}
+
+/** `data` fields must equal (deeply, by JSON) the event's fields. */
+function dataMatches(e: TimelineEvent, want: Record<string, unknown> | undefined): boolean {
+  if (!want) return true;
+  return Object.entries(want).every(([k, v]) => JSON.stringify(e.data[k]) === JSON.stringify(v));
+}
+
+function subsetDiff(actual: Record<string, unknown> | null | undefined, want: Record<string, unknown>): string | undefined {
+  if (!actual) return 'no record';
+  for (const [k, v] of Object.entries(want)) {
+    if (JSON.stringify(actual[k]) !== JSON.stringify(v)) return `${k}=${JSON.stringify(actual[k])}`;
+  }
+  return undefined;
+}
+
+export function evaluate(spec: ExpectSpec, ctx: ExpectContext): Check[] {
+  const { world } = ctx;
+  const checks: Check[] = [];
+  const ids = resolveDevices(world, spec.device);
+  for (const id of ids) {
+    const d: AmtDevice = world.emu.device(id);
+    if (spec.state) checks.push({ deviceId: id, what: 'state', expected: spec.state, actual: STATE_NAME[d.state], ok: STATE_NAME[d.state] === spec.state });
+    if (spec.controlMode) checks.push({ deviceId: id, what: 'controlMode', expected: spec.controlMode, actual: d.controlMode, ok: d.controlMode === spec.controlMode });
+    if (spec.window) checks.push({ deviceId: id, what: 'window', expected: spec.window, actual: d.window.kind, ok: d.window.kind === spec.window });
+    if (spec.powered !== undefined) checks.push({ deviceId: id, what: 'powered', expected: String(spec.powered), actual: String(d.powered), ok: d.powered === spec.powered });
+    if (spec.hellos !== undefined) checks.push(countCheck(id, 'hellos sent', world.emu.timeline.count({ deviceId: id, type: 'hello.sent' }), spec.hellos));
+    for (const ev of spec.events ?? []) checks.push(eventCheck(id, ev, ctx));
+    for (const type of spec.noEvents ?? []) {
+      const hits = world.emu.timeline.query({ deviceId: id, type });
+      checks.push({ deviceId: id, what: `no ${type} events`, expected: '0', actual: hits.length ? `${hits.length} (first at ${hits[0]!.t} ms)` : '0', ok: hits.length === 0 });
+    }
+    if (spec.audit !== undefined) {
+      const rec = d.nvram.auditRecord as Record<string, unknown> | null;
+      if (spec.audit === null) checks.push({ deviceId: id, what: 'audit record', expected: 'none', actual: rec ? `kind=${String(rec['kind'])}` : 'none', ok: rec === null });
+      else {
+        const diff = subsetDiff(rec, spec.audit);
+        checks.push({ deviceId: id, what: 'audit record', expected: JSON.stringify(spec.audit), actual: diff ?? 'matches', ok: diff === undefined });
+      }
+    }
+    if (spec.nvram) {
+      const n = spec.nvram;
+      const img = d.nvram;
+      if (n.pkiDnsSuffix !== undefined) checks.push({ deviceId: id, what: 'nvram pkiDnsSuffix', expected: JSON.stringify(n.pkiDnsSuffix), actual: JSON.stringify(img.setup.pkiDnsSuffix), ok: img.setup.pkiDnsSuffix === n.pkiDnsSuffix });
+      if (n.mebxPasswordChanged !== undefined) checks.push({ deviceId: id, what: 'nvram mebxPasswordChanged', expected: String(n.mebxPasswordChanged), actual: String(img.mebx.passwordChanged), ok: img.mebx.passwordChanged === n.mebxPasswordChanged });
+      if (n.bareMetalUsed !== undefined) checks.push({ deviceId: id, what: 'nvram bareMetalUsed', expected: String(n.bareMetalUsed), actual: String(img.provisioning.window.bareMetalUsed), ok: img.provisioning.window.bareMetalUsed === n.bareMetalUsed });
+      if (n.customHashes !== undefined) checks.push(countCheck(id, 'custom hashes', img.certHashes.filter((h) => !h.isDefault).length, n.customHashes));
+      if (n.activeHashes !== undefined) checks.push(countCheck(id, 'active hashes', img.certHashes.filter((h) => h.isActive).length, n.activeHashes));
+    }
+    if (spec.ports) {
+      const origin = spec.ports.origin ?? 'remote';
+      for (const port of spec.ports.open ?? []) checks.push({ deviceId: id, what: `port ${port} (${origin})`, expected: 'open', actual: d.portOpen(port, origin) ? 'open' : 'closed', ok: d.portOpen(port, origin) });
+      for (const port of spec.ports.closed ?? []) checks.push({ deviceId: id, what: `port ${port} (${origin})`, expected: 'closed', actual: d.portOpen(port, origin) ? 'open' : 'closed', ok: !d.portOpen(port, origin) });
+    }
+    if (spec.server) {
+      const address = world.emu.plannedAddress(id) ?? '';
+      if (spec.server.hellos !== undefined) checks.push(countCheck(id, `hellos received by the ${world.endpoint.kind} server`, world.endpoint.hellosFrom(address), spec.server.hellos));
+      if (spec.server.status !== undefined || spec.server.code !== undefined) {
+        const rec = world.endpoint.server?.record(address);
+        if (spec.server.status !== undefined) checks.push({ deviceId: id, what: 'server status', expected: spec.server.status, actual: rec?.status ?? 'no record', ok: rec?.status === spec.server.status });
+        if (spec.server.code !== undefined) checks.push({ deviceId: id, what: 'server code', expected: spec.server.code, actual: rec?.code ?? 'none', ok: rec?.code === spec.server.code });
+      }
+    }
+  }
+  if (ids.length === 0 && (spec.events?.length ?? 0) > 0) {
+    for (const ev of spec.events ?? []) checks.push(eventCheck(undefined, ev, ctx));
+  }
+  return checks;
+}
+
+function eventCheck(deviceId: string | undefined, ev: EventExpectation, ctx: ExpectContext): Check {
+  const since = ev.since === undefined || ev.since === 'start' ? 0 : ev.since === 'step' ? ctx.stepStart : (ctx.marks.get(ev.since) ?? 0);
+  const until = ev.within !== undefined ? since + parseDuration(ev.within) : undefined;
+  const q = { ...(deviceId ? { deviceId } : {}), type: ev.type, since, ...(until !== undefined ? { until } : {}), ...(ev.code ? { code: ev.code } : {}) };
+  const n = ctx.world.emu.timeline.all().filter((e) => matches(e, q) && dataMatches(e, ev.data)).length;
+  const label = [`${ev.type} events`, ev.code ? `code ${ev.code}` : '', ev.data ? `data ${JSON.stringify(ev.data)}` : '',
+    ev.since && ev.since !== 'start' ? `since ${ev.since}` : '', ev.within !== undefined ? `within ${String(ev.within)}` : ''].filter(Boolean).join(', ');
+  const b = ev.count === undefined && ev.min === undefined && ev.max === undefined ? { min: 1 } : ev;
+  return countCheck(deviceId, label, n, b);
+}
+
+export function describeCheck(c: Check): string {
+  return `${c.deviceId ? `${c.deviceId} ` : ''}${c.what}: expected ${c.expected}, got ${c.actual}`;
+}

@@ -1,0 +1,205 @@
+/**
+ * Reads a scenario file: YAML syntax, then the JSON Schema (schemas/scenario.schema.json), then
+ * the semantic checks. Every problem is reported as `file:line:column: message` — the position
+ * of the offending key or value, found by walking the YAML document's source ranges along the
+ * JSON path ajv reports. No stack traces: a QA engineer sees where and what, nothing else.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { AmtError } from '../common/errors.js';
+import { checkSemantics, type JsonPath } from './semantics.js';
+import type { LoadedScenario, Scenario, SourcePos } from './types.js';
+
+export interface ScenarioProblem {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+export function formatProblem(p: ScenarioProblem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.message}`;
+}
+
+/** A scenario that cannot run. `message` is the first problem as file:line:column: …; `problems` has all. */
+export class ScenarioLoadError extends AmtError {
+  constructor(readonly problems: ScenarioProblem[]) {
+    super('BAD_INPUT', problems.map(formatProblem).join('\n'), { problems });
+    this.name = 'ScenarioLoadError';
+  }
+}
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+
+export function scenarioSchema(): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL('../../schemas/scenario.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+}
+
+function validate(): ReturnType<Ajv['compile']> {
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+    validator = ajv.compile(scenarioSchema());
+  }
+  return validator;
+}
+
+/** Load and check a scenario file. Throws ScenarioLoadError (code BAD_INPUT). */
+export function loadScenarioFile(file: string): LoadedScenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : ((e as Error).message ?? String(e));
+    throw new ScenarioLoadError([{ file, line: 1, column: 1, message: `cannot read scenario: ${why}` }]);
+  }
+  return loadScenarioText(text, file);
+}
+
+export function loadScenarioText(text: string, file = '<inline>'): LoadedScenario {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number): SourcePos => {
+    const p = lineCounter.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  if (doc.errors.length > 0) {
+    throw new ScenarioLoadError(doc.errors.slice(0, 5).map((e) => ({ file, ...at(e.pos[0]), message: `YAML: ${cleanYamlMessage(e.message)}` })));
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const locate = (path: JsonPath, atKey = false): SourcePos => locatePath(doc, path, atKey, at);
+  return checkScenario(data, file, locate);
+}
+
+/** Check an object (the API's runScenario({...})); positions are 1:1 since there is no file. */
+export function loadScenarioObject(data: unknown, file = '<inline>'): LoadedScenario {
+  return checkScenario(data, file, () => ({ line: 1, column: 1 }));
+}
+
+function checkScenario(data: unknown, file: string, locate: (path: JsonPath, atKey?: boolean) => SourcePos): LoadedScenario {
+  if (data === null || data === undefined) throw new ScenarioLoadError([{ file, line: 1, column: 1, message: 'the scenario is empty (it needs name and steps)' }]);
+  const v = validate();
+  if (!v(data)) {
+    const problems = describeAjvErrors(v.errors ?? [])
+      .map((p) => ({ file, ...locate(p.path, p.atKey), message: p.message }))
+      .sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new ScenarioLoadError(problems);
+  }
+  const scenario = data as Scenario;
+  const semantic = checkSemantics(scenario);
+  if (semantic.length > 0) {
+    throw new ScenarioLoadError(semantic.map((p) => ({ file, ...locate(p.path, p.atKey), message: p.message })));
+  }
+  const stepPos = scenario.steps.map((_, i) => locate(['steps', i]));
+  return { file, scenario, stepPos };
+}
+
+function cleanYamlMessage(m: string): string {
+  // yaml appends " at line N, column M" (and a source excerpt when prettyErrors is on).
+  return m.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').trim();
+}
+
+/** Walk the document along `path`; the deepest node reached gives the position. */
+function locatePath(doc: Document, path: JsonPath, atKey: boolean, at: (offset: number) => SourcePos): SourcePos {
+  let node: unknown = doc.contents;
+  let keyNode: unknown;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      keyNode = pair.key;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (item === undefined) break;
+      keyNode = undefined;
+      node = item;
+    } else break;
+  }
+  const target = atKey && keyNode ? keyNode : node ?? keyNode;
+  const range = (target as { range?: [number, number, number] } | null)?.range;
+  return range ? at(range[0]) : { line: 1, column: 1 };
+}
+
+interface AjvProblem {
+  path: JsonPath;
+  message: string;
+  atKey?: boolean;
+}
+
+function pointerToPath(pointer: string): JsonPath {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function showPath(path: JsonPath): string {
+  return path.length ? path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').replace(/^\./, '') : 'the scenario';
+}
+
+/**
+ * ajv's raw errors are many per mistake (every oneOf branch reports). Keep, per instance path,
+ * the most telling one: unknown keys first, then missing keys, then the allowed values merged
+ * into one list, then the rest. Paths under another reported path are dropped as noise.
+ */
+export function describeAjvErrors(errors: ErrorObject[]): AjvProblem[] {
+  const byPath = new Map<string, ErrorObject[]>();
+  for (const e of errors) {
+    const list = byPath.get(e.instancePath) ?? [];
+    list.push(e);
+    byPath.set(e.instancePath, list);
+  }
+  const out: AjvProblem[] = [];
+  // Deepest paths first: the most specific complaint wins over its parent's oneOf summary.
+  const paths = [...byPath.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
+  const reported: string[] = [];
+  for (const ptr of paths) {
+    if (reported.some((r) => r.startsWith(`${ptr}/`))) continue;
+    const list = byPath.get(ptr)!.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if');
+    if (list.length === 0) continue;
+    const path = pointerToPath(ptr);
+    const where = showPath(path);
+    const extra = list.find((e) => e.keyword === 'additionalProperties');
+    if (extra) {
+      const key = String((extra.params as { additionalProperty: string }).additionalProperty);
+      const allowed = allowedKeys(extra);
+      out.push({ path: [...path, key], atKey: true, message: `unknown key "${key}" in ${where}${allowed ? ` (allowed: ${allowed})` : ''}` });
+      reported.push(ptr);
+      continue;
+    }
+    const req = list.find((e) => e.keyword === 'required');
+    if (req) {
+      out.push({ path, message: `${where} needs "${String((req.params as { missingProperty: string }).missingProperty)}"` });
+      reported.push(ptr);
+      continue;
+    }
+    const values = new Set<string>();
+    const types = new Set<string>();
+    for (const e of list) {
+      if (e.keyword === 'enum') for (const v of (e.params as { allowedValues: unknown[] }).allowedValues) values.add(JSON.stringify(v));
+      if (e.keyword === 'const') values.add(JSON.stringify((e.params as { allowedValue: unknown }).allowedValue));
+      if (e.keyword === 'type') types.add(String((e.params as { type: string }).type));
+    }
+    if (values.size > 0) {
+      const alt = [...values, ...[...types].map((t) => `a${/^[aeiou]/.test(t) ? 'n' : ''} ${t}`)];
+      const list = alt.length > 1 ? `${alt.slice(0, -1).join(', ')} or ${alt[alt.length - 1]}` : alt[0]!;
+      out.push({ path, message: `${where} must be ${list}` });
+    } else if (types.size > 0) {
+      out.push({ path, message: `${where} must be ${[...types].join(' or ').replace(/,/g, ' or ')}` });
+    } else {
+      const e = list[0]!;
+      out.push({ path, message: `${where} ${e.message ?? 'is invalid'}` });
+    }
+    reported.push(ptr);
+  }
+  return out.slice(0, 10);
+}
+
+function allowedKeys(e: ErrorObject): string | undefined {
+  const props = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
+  return props ? Object.keys(props).join(', ') : undefined;
+}

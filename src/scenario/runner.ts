@@ -1,0 +1,402 @@
+/**
+ * Runs a loaded scenario: builds the world, applies the steps in order, evaluates expectations
+ * (waiting out `within` in virtual time), and returns a result a reporter can print. A failed
+ * step never stops the run: later expectations still report, so one run shows everything wrong.
+ * Nothing here throws for a scenario problem; setup errors become a failed result.
+ */
+import { formatEvent, type TimelineEvent } from '../common/timeline.js';
+import { isAmtError } from '../common/errors.js';
+import { pthiStatusName } from '../device/pthi.js';
+import { OsAgent } from '../provisioning/agent.js';
+import { formatDuration, parseDuration } from './duration.js';
+import { describeCheck, evaluate, resolveDevices, type Check } from './expect.js';
+import { loadScenarioFile, loadScenarioObject } from './loader.js';
+import { STEP_ACTIONS, type AgentSpec, type LoadedScenario, type Scenario, type StepKind, type StepSpec } from './types.js';
+import { buildWorld, toDhcpBehaviour, toDnsFailure, type AttachListeners, type World } from './world.js';
+
+export interface StepResult {
+  index: number;
+  kind: StepKind;
+  line?: number;
+  ok: boolean;
+  message: string;
+  /** Virtual ms when the step started. */
+  t: number;
+}
+
+export interface ScenarioFailure {
+  /** Step index, or -1 for setup. */
+  step: number;
+  line?: number;
+  message: string;
+  checks: Check[];
+  deviceId?: string;
+  t: number;
+  /** Formatted timeline lines around the failure for the device involved. */
+  excerpt: string[];
+}
+
+export interface ScenarioResult {
+  file: string;
+  name: string;
+  passed: boolean;
+  durationVirtualMs: number;
+  /** Wall-clock milliseconds the run took (informational, never asserted). */
+  wallMs: number;
+  steps: StepResult[];
+  failures: ScenarioFailure[];
+  timeline: TimelineEvent[];
+}
+
+export interface RunOptions {
+  /** Timeline events either side of a failure in its excerpt. Default 8. */
+  excerptEvents?: number;
+  /** Plug-in that starts the 16992–16995 listeners for the run's emulator. */
+  attachListeners?: AttachListeners;
+  /** Live progress, one line per step. */
+  onStep?: (s: StepResult) => void;
+}
+
+/** Load (file path or object) and run. A file that does not load gives a failed result, not a throw. */
+export async function runScenario(input: string | Scenario | LoadedScenario, opts: RunOptions = {}): Promise<ScenarioResult> {
+  let loaded: LoadedScenario;
+  try {
+    loaded = typeof input === 'string' ? loadScenarioFile(input) : 'scenario' in input && 'stepPos' in input ? input : loadScenarioObject(input);
+  } catch (e) {
+    const file = typeof input === 'string' ? input : '<inline>';
+    return setupFailure(file, typeof input === 'object' && 'name' in input ? String(input.name) : file, e);
+  }
+  return runLoaded(loaded, opts);
+}
+
+function setupFailure(file: string, name: string, e: unknown, timeline: TimelineEvent[] = [], t = 0): ScenarioResult {
+  const message = isAmtError(e) ? e.message : e instanceof Error ? e.message : String(e);
+  return { file, name, passed: false, durationVirtualMs: t, wallMs: 0, steps: [], failures: [{ step: -1, message, checks: [], t, excerpt: [] }], timeline };
+}
+
+let defaultListeners: AttachListeners | undefined | null = null;
+
+/** The fleet's listener plug-in when the build has one (src/fleet/listeners.ts), else undefined. */
+async function findListeners(): Promise<AttachListeners | undefined> {
+  if (defaultListeners !== null) return defaultListeners;
+  defaultListeners = undefined;
+  try {
+    const spec = '../fleet/listeners.js';
+    const mod = (await import(/* @vite-ignore */ spec)) as { attachListeners?: (emu: unknown, ports: Record<string, number>) => Promise<unknown> };
+    const attach = mod.attachListeners;
+    if (typeof attach === 'function') {
+      defaultListeners = async (emu) => {
+        const h = (await attach(emu, { http: 0, https: 0, redirection: 0, redirectionTls: 0 })) as { ports?: Record<string, number>; close?: () => Promise<void>; stop?: () => Promise<void> };
+        return { ports: h.ports ?? {}, close: async () => { await (h.close ?? h.stop)?.call(h); } };
+      };
+    }
+  } catch {
+    // Not built yet: scenarios that need WS-Man listeners report it in their failures.
+  }
+  return defaultListeners;
+}
+
+export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): Promise<ScenarioResult> {
+  const s = loaded.scenario;
+  const started = performance.now();
+  let world: World;
+  try {
+    const needsListeners = typeof s.provisioningServer === 'object' && 'reference' in s.provisioningServer;
+    const attach = opts.attachListeners ?? (needsListeners ? await findListeners() : undefined);
+    world = await buildWorld(s, { attachListeners: attach });
+  } catch (e) {
+    return setupFailure(loaded.file, s.name, e);
+  }
+  const steps: StepResult[] = [];
+  const failures: ScenarioFailure[] = [];
+  const marks = new Map<string, number>();
+  const agents = new Map<string, OsAgent>();
+  try {
+    for (let i = 0; i < s.steps.length; i++) {
+      const step = s.steps[i]!;
+      const kind = STEP_ACTIONS.find((a) => step[a] !== undefined)!;
+      const t = world.clock.now();
+      const line = loaded.stepPos[i]?.line;
+      let outcome: { ok: boolean; message: string; checks?: Check[]; deviceId?: string };
+      try {
+        outcome = await runStep(step, kind, world, { marks, agents, stepStart: t });
+      } catch (e) {
+        outcome = { ok: false, message: isAmtError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e) };
+      }
+      const r: StepResult = { index: i, kind, ...(line ? { line } : {}), ok: outcome.ok, message: outcome.message, t };
+      steps.push(r);
+      opts.onStep?.(r);
+      if (!outcome.ok) {
+        failures.push({
+          step: i, ...(line ? { line } : {}), message: outcome.message, checks: (outcome.checks ?? []).filter((c) => !c.ok),
+          ...(outcome.deviceId ? { deviceId: outcome.deviceId } : {}), t: world.clock.now(), excerpt: [],
+        });
+      }
+    }
+  } finally {
+    for (const a of agents.values()) if (a.active) a.stop();
+    if (world.virtual) await world.virtual.settle();
+  }
+  const timeline = [...world.emu.timeline.all()];
+  const n = opts.excerptEvents ?? 8;
+  for (const f of failures) f.excerpt = excerpt(timeline, f, n);
+  const durationVirtualMs = world.clock.now();
+  await world.close();
+  return { file: loaded.file, name: s.name, passed: failures.length === 0, durationVirtualMs, wallMs: Math.round(performance.now() - started), steps, failures, timeline };
+}
+
+/** The device's events up to the failure time and a few after, ±n around the failure point. */
+function excerpt(timeline: TimelineEvent[], f: ScenarioFailure, n: number): string[] {
+  const mine = f.deviceId ? timeline.filter((e) => e.deviceId === f.deviceId) : timeline;
+  let cut = mine.findIndex((e) => e.t > f.t);
+  if (cut < 0) cut = mine.length;
+  return mine.slice(Math.max(0, cut - n), cut + n).map((e) => formatEvent(e));
+}
+
+interface StepState {
+  marks: Map<string, number>;
+  agents: Map<string, OsAgent>;
+  stepStart: number;
+}
+
+async function advance(world: World, ms: number): Promise<void> {
+  if (world.virtual) {
+    await world.virtual.advance(ms);
+    return;
+  }
+  const end = world.clock.now() + ms;
+  // Scaled time: wait in real time, in slices so a long advance stays interruptible.
+  for (let i = 0; i < 1_000_000 && world.clock.now() < end; i++) await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, end - world.clock.now()))));
+}
+
+async function waitFor(world: World, pred: () => boolean, ms: number): Promise<boolean> {
+  if (world.virtual) return world.virtual.runUntil(pred, ms);
+  const end = world.clock.now() + ms;
+  for (let i = 0; i < 1_000_000; i++) {
+    if (pred()) return true;
+    if (world.clock.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return pred();
+}
+
+async function settle(world: World): Promise<void> {
+  if (world.virtual) await world.virtual.settle();
+}
+
+async function runStep(step: StepSpec, kind: StepKind, world: World, st: StepState): Promise<{ ok: boolean; message: string; checks?: Check[]; deviceId?: string }> {
+  const targets = (): string[] => resolveDevices(world, step.device);
+  switch (kind) {
+    case 'power': {
+      for (const id of targets()) {
+        const d = world.emu.device(id);
+        if (step.power === 'on') d.powerOn();
+        else d.powerOff(step.power === 'loss' ? 'loss' : 'off');
+      }
+      await settle(world);
+      return { ok: true, message: `power ${step.power}: ${targets().join(', ')}` };
+    }
+    case 'link': {
+      for (const id of targets()) world.emu.device(id).setLink(step.link === 'up');
+      await settle(world);
+      return { ok: true, message: `link ${step.link}: ${targets().join(', ')}` };
+    }
+    case 'advance': {
+      const ms = parseDuration(step.advance!);
+      await advance(world, ms);
+      return { ok: true, message: `advance ${formatDuration(ms)}` };
+    }
+    case 'mark':
+      st.marks.set(step.mark!, world.clock.now());
+      return { ok: true, message: `mark ${step.mark}` };
+    case 'note':
+      return { ok: true, message: step.note! };
+    case 'mebxPassword': {
+      for (const id of targets()) world.emu.device(id).setMebxPassword(step.mebxPassword!, 'mebx');
+      await settle(world);
+      return { ok: true, message: `MEBx password set: ${targets().join(', ')}` };
+    }
+    case 'unprovision': {
+      for (const id of targets()) world.emu.device(id).unprovision(step.unprovision!);
+      await settle(world);
+      return { ok: true, message: `${step.unprovision} unprovision: ${targets().join(', ')}` };
+    }
+    case 'agent':
+      return runAgent(step.agent!, targets(), world, st);
+    case 'remote':
+      return runRemote(step, targets(), world);
+    case 'fault':
+      return runFault(step, world);
+    case 'expect': {
+      const spec = step.expect!;
+      const ctx = { world, stepStart: st.stepStart, marks: st.marks };
+      // "5 hellos within 4m30s" cannot be judged before 4m30s: wait until the latest bound.
+      const horizon = eventHorizon(spec, ctx.stepStart, ctx.marks);
+      if (horizon > world.clock.now()) await advance(world, horizon - world.clock.now());
+      let checks = evaluate(spec, ctx);
+      const within = spec.within !== undefined ? parseDuration(spec.within) : 0;
+      if (within > 0 && !checks.every((c) => c.ok)) {
+        await waitFor(world, () => evaluate(spec, ctx).every((c) => c.ok), within);
+        checks = evaluate(spec, ctx);
+      } else await settle(world);
+      const bad = checks.filter((c) => !c.ok);
+      if (bad.length === 0) return { ok: true, message: `expect: ${checks.length} check${checks.length === 1 ? '' : 's'} hold${within ? ` (after ${formatDuration(world.clock.now() - st.stepStart)})` : ''}`, checks };
+      const first = bad[0]!;
+      return {
+        ok: false,
+        message: `expectation failed${within ? ` within ${formatDuration(within)}` : ''}: ${bad.map(describeCheck).join('; ')}`,
+        checks,
+        ...(first.deviceId ? { deviceId: first.deviceId } : {}),
+      };
+    }
+  }
+}
+
+/** The latest `since + within` among the event expectations (0 when none is bounded). */
+function eventHorizon(spec: NonNullable<StepSpec['expect']>, stepStart: number, marks: Map<string, number>): number {
+  let end = 0;
+  for (const ev of spec.events ?? []) {
+    if (ev.within === undefined) continue;
+    const since = ev.since === undefined || ev.since === 'start' ? 0 : ev.since === 'step' ? stepStart : (marks.get(ev.since) ?? 0);
+    end = Math.max(end, since + parseDuration(ev.within));
+  }
+  return end;
+}
+
+function runAgent(a: AgentSpec, ids: string[], world: World, st: StepState): { ok: boolean; message: string; deviceId?: string } {
+  const results: string[] = [];
+  const bad: string[] = [];
+  let badDevice: string | undefined;
+  for (const id of ids) {
+    const d = world.emu.device(id);
+    if (a === 'run' || (typeof a === 'object' && a.run)) {
+      const cfg = typeof a === 'object' ? a.run ?? {} : {};
+      const agent = new OsAgent({
+        device: d,
+        ...(cfg.useEx !== undefined ? { useEx: cfg.useEx } : {}),
+        ...(cfg.maxRestarts !== undefined ? { maxRestarts: cfg.maxRestarts } : {}),
+        ...(cfg.restartDelay !== undefined ? { restartDelayMs: parseDuration(cfg.restartDelay) } : {}),
+      });
+      st.agents.get(id)?.stop();
+      st.agents.set(id, agent);
+      const r = agent.start();
+      results.push(`${id}: agent ${r.status}`);
+      if (r.status === 'failed') {
+        bad.push(`${id}: agent failed: ${r.reason ?? r.code}`);
+        badDevice ??= id;
+      }
+      continue;
+    }
+    if (a === 'stop') {
+      st.agents.get(id)?.stop();
+      results.push(`${id}: agent stopped`);
+      continue;
+    }
+    const want = typeof a === 'object' && a.status ? a.status : 'SUCCESS';
+    let name: string;
+    let status: number;
+    const cmd = typeof a === 'string' ? a : a.command;
+    if (cmd === 'startConfiguration' || cmd === 'startConfigurationEx') {
+      name = cmd;
+      status = d.host.startConfiguration(cmd === 'startConfigurationEx').status;
+    } else if (cmd === 'stopConfiguration') {
+      name = cmd;
+      status = d.host.stopConfiguration().status;
+    } else if (typeof a === 'object' && a.extendProvisioningPeriod !== undefined) {
+      name = `extendProvisioningPeriod ${a.extendProvisioningPeriod}h`;
+      status = d.host.extendProvisioningPeriod(a.extendProvisioningPeriod).status;
+    } else if (typeof a === 'object' && a.setOtp !== undefined) {
+      name = 'setOtp';
+      const hex = /^([0-9a-fA-F]{2}){8,32}$/.test(a.setOtp);
+      status = d.host.setProvisioningServerOtp(Buffer.from(a.setOtp, hex ? 'hex' : 'utf8')).status;
+    } else if (typeof a === 'object' && a.setPkiDnsSuffix !== undefined) {
+      name = 'setPkiDnsSuffix';
+      status = d.host.setPkiFqdnSuffix(a.setPkiDnsSuffix).status;
+    } else {
+      return { ok: false, message: `unknown agent command ${JSON.stringify(a)}` };
+    }
+    const got = pthiStatusName(status);
+    results.push(`${id}: ${name} → ${got}`);
+    if (got !== want) {
+      bad.push(`${id} ${name}: expected ${want}, got ${got}`);
+      badDevice ??= id;
+    }
+  }
+  if (bad.length) return { ok: false, message: bad.join('; '), ...(badDevice ? { deviceId: badDevice } : {}) };
+  return { ok: true, message: results.join('; ') };
+}
+
+async function runRemote(step: StepSpec, ids: string[], world: World): Promise<{ ok: boolean; message: string; deviceId?: string }> {
+  const server = world.endpoint.server;
+  if (!server) return { ok: false, message: 'remote steps need provisioningServer: {reference: …}' };
+  if (!world.listeners?.ports.http) return { ok: false, message: 'remote steps need the WS-Man listeners (src/fleet/listeners.ts attachListeners), which this build does not have' };
+  const mode = step.remote!.hostBased === 'ACM' ? 'acm' : 'ccm';
+  const out: string[] = [];
+  for (const id of ids) {
+    const d = world.emu.device(id);
+    const lsa = d.host.getLocalSystemAccount().value;
+    const address = d.address ?? world.emu.plannedAddress(id);
+    if (!lsa || !address) return { ok: false, message: `${id}: not powered on or no address (power it on first)`, deviceId: id };
+    const rec = await server.activateHostBased({
+      address,
+      port: world.listeners.ports.http,
+      lsa,
+      mode,
+      adminPassword: step.remote!.password ?? 'P@ssw0rd-amtemu',
+      ...(mode === 'acm' && world.chain ? { chain: { chainPem: world.chain.chainPem, keyPem: world.chain.keyPem } } : {}),
+      localAddress: address,
+    });
+    out.push(`${id}: host-based ${mode.toUpperCase()} ${rec.status}${rec.code ? ` (${rec.code})` : ''}`);
+  }
+  await settle(world);
+  return { ok: true, message: out.join('; ') };
+}
+
+async function runFault(step: StepSpec, world: World): Promise<{ ok: boolean; message: string }> {
+  const f = step.fault!;
+  const did: string[] = [];
+  const tl = world.emu.timeline;
+  if (f.dhcp !== undefined) {
+    if (f.dhcp === 'reset') world.emu.fake.dhcp.resetBehaviour();
+    else world.emu.fake.dhcp.setBehaviour(toDhcpBehaviour(f.dhcp));
+    tl.record('network', 'fault.dhcp', { behaviour: f.dhcp });
+    did.push(`dhcp ${JSON.stringify(f.dhcp)}`);
+  }
+  for (const [name, mode] of Object.entries(f.dns ?? {})) {
+    world.emu.fake.dns.setFailure(name, mode === 'ok' ? undefined : toDnsFailure(mode));
+    tl.record('network', 'fault.dns', { name, mode });
+    did.push(`dns ${name} ${JSON.stringify(mode)}`);
+  }
+  if (f.clockJump !== undefined) {
+    const ms = parseDuration(f.clockJump);
+    tl.record('network', 'fault.clock-jump', { ms });
+    if (world.virtual) await world.virtual.jump(ms);
+    else return { ok: false, message: 'clockJump needs virtual time' };
+    did.push(`clock jumped ${formatDuration(ms)}`);
+  }
+  if (f.provisioningServer !== undefined) {
+    if (f.provisioningServer === 'down') await world.endpoint.down();
+    else await world.endpoint.up();
+    tl.record('network', `fault.provisioning-server-${f.provisioningServer}`, { address: `${world.endpoint.address}:${world.endpoint.port}` });
+    did.push(`provisioning server ${f.provisioningServer}`);
+  }
+  if (f.clearRules) {
+    world.faults.clear();
+    did.push('fault rules cleared');
+  }
+  if (f.rule) {
+    const r = f.rule;
+    const effect = r.effect === 'delay' ? { kind: 'delay' as const, ms: parseDuration(r.delay!) } : { kind: r.effect };
+    world.faults.add({
+      effect,
+      ...(r.name ? { name: r.name } : {}),
+      ...(r.port !== undefined ? { port: r.port } : {}),
+      ...(r.action ? { action: r.action } : {}),
+      ...(r.firstN !== undefined ? { firstN: r.firstN } : {}),
+      ...(r.probability !== undefined ? { probability: r.probability } : {}),
+    });
+    did.push(`rule ${r.name ?? r.effect}${r.action ? ` on ${r.action}` : ''}${r.port ? ` port ${r.port}` : ''}`);
+  }
+  await settle(world);
+  return { ok: true, message: `fault: ${did.join(', ')}` };
+}

@@ -1,0 +1,136 @@
+/**
+ * Checks the schema cannot express: one action per step, durations that parse, device names that
+ * exist, marks defined before use, hash entries that say where their hash comes from. Each
+ * problem carries the JSON path of the offending value so the loader can print file:line:column.
+ */
+import { tryParseDuration } from './duration.js';
+import { STEP_ACTIONS, type Scenario, type StepSpec } from './types.js';
+
+export type JsonPath = Array<string | number>;
+
+export interface SemanticProblem {
+  path: JsonPath;
+  message: string;
+  /** Point at the key rather than the value (unknown names in a map). */
+  atKey?: boolean;
+}
+
+/** Device ids a scenario defines: copies are `<id>-<n>`; a group name stands for all its copies. */
+export function deviceNames(s: Scenario): { ids: string[]; groups: Map<string, string[]> } {
+  const ids: string[] = [];
+  const groups = new Map<string, string[]>();
+  for (const d of s.devices ?? []) {
+    const members = d.count && d.count > 1 ? Array.from({ length: d.count }, (_, i) => `${d.id}-${i + 1}`) : [d.id];
+    groups.set(d.id, members);
+    ids.push(...members);
+  }
+  return { ids, groups };
+}
+
+export function checkSemantics(s: Scenario): SemanticProblem[] {
+  const out: SemanticProblem[] = [];
+  const duration = (v: unknown, path: JsonPath): void => {
+    if (v === undefined) return;
+    const r = tryParseDuration(v);
+    if (!r.ok) out.push({ path, message: r.message });
+  };
+  const { ids, groups } = deviceNames(s);
+  const known = new Set([...ids, ...groups.keys()]);
+  const seen = new Set<string>();
+  (s.devices ?? []).forEach((d, i) => {
+    if (seen.has(d.id)) out.push({ path: ['devices', i, 'id'], message: `device id "${d.id}" is used twice` });
+    seen.add(d.id);
+    d.hashes?.add?.forEach((h, j) => {
+      const p: JsonPath = ['devices', i, 'hashes', 'add', j];
+      if (h.root && h.hash) out.push({ path: p, message: 'a hash entry takes either hash or root, not both' });
+      else if (!h.root && !h.hash) out.push({ path: p, message: 'a hash entry needs hash (hex) or root: reference' });
+      else if (h.hash && !h.algorithm) out.push({ path: p, message: 'a hash entry with hash needs algorithm (SHA1, SHA256 or SHA384)' });
+      if (h.root && !(typeof s.provisioningServer === 'object' && 'reference' in s.provisioningServer)) {
+        out.push({ path: [...p, 'root'], message: 'root: reference needs provisioningServer: {reference: …}' });
+      }
+    });
+  });
+  if (groups.size > 0) {
+    for (const name of ids) {
+      if (groups.has(name) && (groups.get(name)!.length > 1 || groups.get(name)![0] !== name)) {
+        out.push({ path: ['devices'], message: `device id "${name}" clashes with a copy name` });
+      }
+    }
+  }
+  duration(s.network?.dhcp?.delay, ['network', 'dhcp', 'delay']);
+  for (const [name, f] of Object.entries(s.network?.dns?.failures ?? {})) {
+    if (typeof f === 'object') duration(f.delay, ['network', 'dns', 'failures', name, 'delay']);
+  }
+
+  const checkRef = (ref: unknown, path: JsonPath): void => {
+    if (ref === undefined) return;
+    const list = Array.isArray(ref) ? ref : [ref];
+    list.forEach((r, k) => {
+      if (typeof r === 'string' && !known.has(r)) {
+        const hint = known.size ? ` (devices: ${[...known].slice(0, 12).join(', ')})` : ' (the scenario has no devices)';
+        out.push({ path: Array.isArray(ref) ? [...path, k] : path, message: `unknown device "${r}"${hint}` });
+      }
+    });
+  };
+
+  const marks = new Set<string>();
+  s.steps.forEach((step, i) => {
+    const p: JsonPath = ['steps', i];
+    const actions = STEP_ACTIONS.filter((a) => (step as Record<string, unknown>)[a] !== undefined);
+    if (actions.length === 0) out.push({ path: p, message: `a step needs one action: ${STEP_ACTIONS.join(', ')}` });
+    else if (actions.length > 1) out.push({ path: [...p, actions[1]!], atKey: true, message: `a step has one action; this one has ${actions.join(' and ')} (split it into two steps)` });
+    checkRef(step.device, [...p, 'device']);
+    if (step.device !== undefined && (step.advance !== undefined || step.mark !== undefined || step.note !== undefined || step.fault !== undefined)) {
+      out.push({ path: [...p, 'device'], atKey: true, message: `device does not apply to ${actions[0]} (it acts on the whole network)` });
+    }
+    duration(step.advance, [...p, 'advance']);
+    checkAgent(step, [...p, 'agent'], out, duration);
+    if (step.fault) {
+      duration(step.fault.clockJump, [...p, 'fault', 'clockJump']);
+      if (typeof step.fault.dhcp === 'object') duration(step.fault.dhcp.delay, [...p, 'fault', 'dhcp', 'delay']);
+      for (const [name, f] of Object.entries(step.fault.dns ?? {})) {
+        if (typeof f === 'object') duration(f.delay, [...p, 'fault', 'dns', name, 'delay']);
+      }
+      const rule = step.fault.rule;
+      if (rule) {
+        duration(rule.delay, [...p, 'fault', 'rule', 'delay']);
+        if (rule.effect === 'delay' && rule.delay === undefined) out.push({ path: [...p, 'fault', 'rule'], message: 'effect: delay needs delay: <duration>' });
+      }
+    }
+    if (step.expect) {
+      const e = step.expect;
+      checkRef(e.device, [...p, 'expect', 'device']);
+      duration(e.within, [...p, 'expect', 'within']);
+      e.events?.forEach((ev, j) => {
+        const ep: JsonPath = [...p, 'expect', 'events', j];
+        duration(ev.within, [...ep, 'within']);
+        if (ev.count !== undefined && (ev.min !== undefined || ev.max !== undefined)) out.push({ path: ep, message: 'use count, or min/max, not both' });
+        if (ev.min !== undefined && ev.max !== undefined && ev.min > ev.max) out.push({ path: [...ep, 'min'], message: `min ${ev.min} is greater than max ${ev.max}` });
+        if (ev.since !== undefined && ev.since !== 'start' && ev.since !== 'step' && !marks.has(ev.since)) {
+          out.push({ path: [...ep, 'since'], message: `no mark "${ev.since}" before this step (add a step "- mark: ${ev.since}" earlier, or use start/step)` });
+        }
+      });
+      const h = e.hellos;
+      if (typeof h === 'object' && h.min !== undefined && h.max !== undefined && h.min > h.max) out.push({ path: [...p, 'expect', 'hellos'], message: `min ${h.min} is greater than max ${h.max}` });
+    }
+    if (step.mark !== undefined) {
+      if (marks.has(step.mark)) out.push({ path: [...p, 'mark'], message: `mark "${step.mark}" is defined twice` });
+      marks.add(step.mark);
+    }
+    if (step.remote && step.remote.hostBased === undefined) out.push({ path: [...p, 'remote'], message: 'remote needs hostBased: CCM or ACM' });
+  });
+  return out;
+}
+
+function checkAgent(step: StepSpec, path: JsonPath, out: SemanticProblem[], duration: (v: unknown, p: JsonPath) => void): void {
+  const a = step.agent;
+  if (a === undefined || typeof a === 'string') return;
+  const keys = (['extendProvisioningPeriod', 'setOtp', 'setPkiDnsSuffix', 'command', 'run'] as const).filter((k) => a[k] !== undefined);
+  if (keys.length !== 1) {
+    out.push({ path, message: `an agent step has one command (extendProvisioningPeriod, setOtp, setPkiDnsSuffix, command, run); got ${keys.length ? keys.join(', ') : 'none'}` });
+  }
+  if (a.setOtp !== undefined && !/^([0-9a-fA-F]{2}){8,32}$/.test(a.setOtp) && (a.setOtp.length < 8 || a.setOtp.length > 32)) {
+    out.push({ path: [...path, 'setOtp'], message: 'setOtp is 8–32 bytes: hex (16–64 digits) or 8–32 characters of text' });
+  }
+  if (a.run) duration(a.run.restartDelay, [...path, 'run', 'restartDelay']);
+}

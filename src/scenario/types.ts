@@ -1,0 +1,185 @@
+/**
+ * The scenario format as TypeScript types. They mirror schemas/scenario.schema.json one to one:
+ * the schema is what editors and the loader check, these types are what the runner and API
+ * users write. Durations are strings ("90s", "6h", "1d 2h") or milliseconds.
+ */
+import type { DurationInput } from './duration.js';
+
+export type DeviceStateName = 'factory' | 'setup' | 'configured';
+export type DeviceRef = string | string[];
+
+export interface DhcpSpec {
+  /** DHCP option 15. Absent: leases carry no domain (DHCP_NO_DOMAIN). */
+  domain?: string;
+  /** Option 15 missing from the first N ACKs to each device. */
+  lateDomain?: number;
+  drop?: boolean | Array<'DISCOVER' | 'REQUEST'>;
+  nak?: boolean;
+  delay?: DurationInput;
+}
+
+export type DnsFailureSpec = 'nxdomain' | 'servfail' | 'drop' | { delay: DurationInput };
+
+export interface DnsRecordSpec {
+  name: string;
+  type: 'A' | 'AAAA' | 'PTR' | 'CNAME';
+  /** Address or name; "provisioningServer" = the scenario's provisioning server address. */
+  value: string;
+  ttl?: number;
+}
+
+export interface NetworkSpec {
+  dhcp?: DhcpSpec;
+  dns?: {
+    provisionServerRecord?: boolean;
+    records?: DnsRecordSpec[];
+    failures?: Record<string, DnsFailureSpec>;
+  };
+}
+
+export type CertificateVariant =
+  | 'valid' | 'ou' | 'wildcard' | 'expired' | 'notYetValid' | 'wrongOu' | 'noOid' | 'notServerAuth' | 'wrongCn'
+  | 'sha1Signature' | 'weakKey' | 'badSignature' | 'untrustedRoot' | 'missingIntermediate' | 'noRoot';
+
+export type ProvisioningServerSpec =
+  | 'sink'
+  | 'down'
+  | { reference: { certificate?: CertificateVariant; fqdn?: string; adminPassword?: string; mebxPassword?: string; tls?: boolean } }
+  | { external: { address: string; port?: number } };
+
+export interface HashEntrySpec {
+  name: string;
+  algorithm?: 'SHA1' | 'SHA256' | 'SHA384';
+  hash?: string;
+  root?: 'reference';
+  active?: boolean;
+}
+
+export interface DeviceSpecYaml {
+  id: string;
+  count?: number;
+  profile?: 'amt3' | 'amt6' | 'amt11' | 'amt12' | 'amt15' | 'amt16' | 'amt19';
+  state?: DeviceStateName;
+  adminPassword?: string;
+  uuid?: string;
+  mode?: 'Enterprise' | 'SMB';
+  trigger?: 'talk' | 'listen';
+  remoteConfigTimerHours?: number;
+  pkiDnsSuffix?: string;
+  domain?: string;
+  mebxPassword?: string;
+  wiredLan?: boolean;
+  provisioningServer?: { address?: string; fqdn?: string; port?: number };
+  hashes?: { add?: HashEntrySpec[]; deactivate?: string[]; remove?: string[] };
+}
+
+export type CountBound = number | { min?: number; max?: number };
+
+export interface EventExpectation {
+  type: string;
+  count?: number;
+  min?: number;
+  max?: number;
+  code?: string;
+  data?: Record<string, unknown>;
+  /** "start" (default), "step", or a mark name. */
+  since?: string;
+  within?: DurationInput;
+}
+
+export interface ExpectSpec {
+  device?: DeviceRef;
+  state?: DeviceStateName;
+  controlMode?: 'none' | 'CCM' | 'ACM';
+  window?: 'closed' | 'bareMetal' | 'agent';
+  powered?: boolean;
+  hellos?: CountBound;
+  events?: EventExpectation[];
+  noEvents?: string[];
+  audit?: Record<string, unknown> | null;
+  nvram?: { pkiDnsSuffix?: string; mebxPasswordChanged?: boolean; customHashes?: number; activeHashes?: CountBound; bareMetalUsed?: boolean };
+  ports?: { open?: number[]; closed?: number[]; origin?: 'remote' | 'local' };
+  server?: { hellos?: CountBound; status?: 'in-progress' | 'configured' | 'failed'; code?: string };
+  within?: DurationInput;
+}
+
+export type HostCommandName = 'startConfiguration' | 'startConfigurationEx' | 'stopConfiguration';
+
+export type AgentSpec =
+  | HostCommandName
+  | 'run'
+  | 'stop'
+  | {
+      extendProvisioningPeriod?: number;
+      setOtp?: string;
+      setPkiDnsSuffix?: string;
+      command?: HostCommandName;
+      run?: { useEx?: boolean; maxRestarts?: number; restartDelay?: DurationInput };
+      /** Expected PTHI status name (default SUCCESS). */
+      status?: string;
+    };
+
+export type FaultEffectName = 'delay' | 'drop' | 'reset' | 'hang' | 'empty' | 'fail';
+
+export interface FaultRuleSpec {
+  name?: string;
+  port?: number;
+  action?: string;
+  effect: FaultEffectName;
+  delay?: DurationInput;
+  firstN?: number;
+  probability?: number;
+}
+
+export interface FaultSpec {
+  dhcp?: 'reset' | DhcpSpec;
+  dns?: Record<string, DnsFailureSpec | 'ok'>;
+  clockJump?: DurationInput;
+  provisioningServer?: 'down' | 'up';
+  rule?: FaultRuleSpec;
+  clearRules?: boolean;
+}
+
+export interface StepSpec {
+  device?: DeviceRef;
+  power?: 'on' | 'off' | 'loss';
+  link?: 'up' | 'down';
+  advance?: DurationInput;
+  agent?: AgentSpec;
+  remote?: { hostBased?: 'CCM' | 'ACM'; password?: string };
+  unprovision?: 'partial' | 'full';
+  mebxPassword?: string;
+  fault?: FaultSpec;
+  expect?: ExpectSpec;
+  mark?: string;
+  note?: string;
+}
+
+export const STEP_ACTIONS = ['power', 'link', 'advance', 'agent', 'remote', 'unprovision', 'mebxPassword', 'fault', 'expect', 'mark', 'note'] as const;
+export type StepKind = (typeof STEP_ACTIONS)[number];
+
+export interface Scenario {
+  name: string;
+  description?: string;
+  tags?: string[];
+  time?: 'virtual' | { scaled: number };
+  seed?: string;
+  network?: NetworkSpec;
+  provisioningServer?: ProvisioningServerSpec;
+  devices?: DeviceSpecYaml[];
+  steps: StepSpec[];
+}
+
+/** Where something is in a scenario file (1-based, as editors show). */
+export interface SourcePos {
+  line: number;
+  column: number;
+}
+
+export interface LoadedScenario {
+  /** File path as given, or "<inline>" for an object. */
+  file: string;
+  scenario: Scenario;
+  /** Position of each step (same index as scenario.steps); absent for inline objects. */
+  stepPos: Array<SourcePos | undefined>;
+}

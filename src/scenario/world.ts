@@ -1,0 +1,241 @@
+/**
+ * Builds the world a scenario describes: a clock, the emulator (fake DHCP/DNS at a loopback
+ * block of its own, so scenarios run in parallel), the provisioning-server endpoint, and the
+ * devices with their NVRAM overrides. Listeners (16992–16995) plug in when the fleet module
+ * provides them; scenarios that need them say so in their failure instead of hanging.
+ */
+import { threadId } from 'node:worker_threads';
+import type { Clock } from '../clock/clock.js';
+import { ScaledClock } from '../clock/real-clock.js';
+import { VirtualClock } from '../clock/virtual-clock.js';
+import { AmtError } from '../common/errors.js';
+import type { AmtDevice } from '../device/device.js';
+import { Emulator } from '../fleet/emulator.js';
+import type { DnsFailureMode, DhcpBehaviour, ZoneRecord } from '../network/fake/index.js';
+import type { NvramImage } from '../nvram/image.js';
+import { addHash, deleteHash, setHashActive } from '../nvram/hash-table.js';
+import { getProfile } from '../nvram/profiles.js';
+import { createTestPki, type TestChain, type TestPki, type TestPkiVariant } from '../pki/test-ca.js';
+import { ProvisioningServer } from '../provisioning/server.js';
+import { parseDuration } from './duration.js';
+import { FaultRules } from './faults.js';
+import { FixedEndpoint, HelloSink, ReferenceEndpoint, reservePort, type HelloEndpoint } from './hello-endpoint.js';
+import { deviceNames } from './semantics.js';
+import type { DeviceSpecYaml, DhcpSpec, DnsFailureSpec, Scenario } from './types.js';
+
+/** Handle returned by a listener plug-in (WS-Man 16992/16993, redirection). */
+export interface ListenerHandle {
+  /** Ports actually bound (0 in the request picks a free one). */
+  ports: { http?: number; https?: number; redirection?: number; redirectionTls?: number };
+  close(): Promise<void>;
+}
+export type AttachListeners = (emu: Emulator, faults: FaultRules) => Promise<ListenerHandle>;
+
+export interface World {
+  clock: Clock;
+  virtual: VirtualClock | undefined;
+  emu: Emulator;
+  endpoint: HelloEndpoint;
+  faults: FaultRules;
+  pki: TestPki | undefined;
+  chain: TestChain | undefined;
+  listeners: ListenerHandle | undefined;
+  /** Device ids and group names → device ids. */
+  groups: Map<string, string[]>;
+  ids: string[];
+  close(): Promise<void>;
+}
+
+let runCounter = 0;
+
+/**
+ * A /22 of 127.0.0.0/8 for this run: 127.A.B.0 with A from the process and thread and B from a
+ * counter, so parallel vitest workers and consecutive runs never share device addresses.
+ * .1 is the DHCP/DNS server, .2 the provisioning server, devices start at .10.
+ */
+export function allocateBlock(): { server: string; provisioning: string; ipBase: string } {
+  const a = 64 + ((process.pid * 7 + threadId * 13) % 160);
+  const b = ((runCounter++ % 63) * 4) + 1;
+  return { server: `127.${a}.${b}.1`, provisioning: `127.${a}.${b}.2`, ipBase: `127.${a}.${b}.10` };
+}
+
+const pkiCache = new Map<string, Promise<TestPki>>();
+
+/** Test PKIs are cached per process: key generation is the slow part of a scenario. */
+function testPki(fqdn: string, variant: TestPkiVariant | 'valid', now: Date): Promise<TestPki> {
+  const day = Math.floor(now.getTime() / 86_400_000);
+  const key = `${fqdn}|${variant}|${day}`;
+  let p = pkiCache.get(key);
+  if (!p) {
+    p = createTestPki({ fqdn, variants: variant === 'valid' ? [] : [variant], now });
+    pkiCache.set(key, p);
+    p.catch(() => pkiCache.delete(key));
+  }
+  return p;
+}
+
+export function toDhcpBehaviour(d: DhcpSpec): DhcpBehaviour {
+  return {
+    ...(d.lateDomain !== undefined ? { domainLateAcks: d.lateDomain } : {}),
+    ...(d.drop !== undefined ? { drop: d.drop } : {}),
+    ...(d.nak !== undefined ? { nak: d.nak } : {}),
+    ...(d.delay !== undefined ? { delayMs: parseDuration(d.delay) } : {}),
+  };
+}
+
+export function toDnsFailure(f: DnsFailureSpec): DnsFailureMode {
+  if (typeof f === 'object') return { kind: 'delay', delayMs: parseDuration(f.delay) };
+  return { kind: f };
+}
+
+export interface BuildOptions {
+  attachListeners?: AttachListeners | undefined;
+}
+
+export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<World> {
+  const virtual = s.time === undefined || s.time === 'virtual' ? new VirtualClock() : undefined;
+  const clock: Clock = virtual ?? new ScaledClock((s.time as { scaled: number }).scaled);
+  const block = allocateBlock();
+  const dhcp = s.network?.dhcp ?? {};
+  const domain = dhcp.domain;
+  const ps = s.provisioningServer ?? 'sink';
+
+  let pki: TestPki | undefined;
+  let chain: TestChain | undefined;
+  if (typeof ps === 'object' && 'reference' in ps) {
+    const fqdn = ps.reference.fqdn ?? `prov.${domain ?? 'corp.example.test'}`;
+    const variant = ps.reference.certificate ?? 'valid';
+    pki = await testPki(fqdn, variant, clock.date());
+    chain = variant === 'valid' ? pki.valid : pki.variants[variant];
+    if (!chain) throw new AmtError('BAD_INPUT', `test PKI has no "${variant}" chain`);
+  }
+
+  const serverAddress = typeof ps === 'object' && 'external' in ps ? ps.external.address : block.provisioning;
+  const zone: ZoneRecord[] = (s.network?.dns?.records ?? []).map((r) => ({
+    name: r.name,
+    type: r.type,
+    value: r.value === 'provisioningServer' ? serverAddress : r.value,
+    ...(r.ttl !== undefined ? { ttl: r.ttl } : {}),
+  }));
+  const publish = s.network?.dns?.provisionServerRecord ?? true;
+  const emu = await Emulator.start({
+    clock,
+    seed: s.seed ?? s.name,
+    network: {
+      serverAddress: block.server,
+      dhcpPort: 0,
+      dnsPort: 0,
+      ipBase: block.ipBase,
+      zone,
+      ...(domain ? { domain } : {}),
+      ...(publish && domain ? { provisionServer: serverAddress } : {}),
+      dhcpBehaviour: toDhcpBehaviour(dhcp),
+    },
+  });
+  const faults = new FaultRules({ seed: s.seed ?? s.name, timeline: emu.timeline });
+  let endpoint: HelloEndpoint | undefined;
+  let listeners: ListenerHandle | undefined;
+  try {
+    for (const [name, f] of Object.entries(s.network?.dns?.failures ?? {})) emu.fake.dns.setFailure(name, toDnsFailure(f));
+
+    if (typeof ps === 'object' && 'external' in ps) {
+      endpoint = new FixedEndpoint('external', ps.external.address, ps.external.port ?? 9971);
+    } else {
+      const port = await reservePort(block.provisioning);
+      if (ps === 'down') endpoint = new FixedEndpoint('down', block.provisioning, port);
+      else if (ps === 'sink') endpoint = new HelloSink(block.provisioning, port, () => clock.now());
+      else {
+        if (opts.attachListeners) listeners = await opts.attachListeners(emu, faults);
+        const ref = ps.reference;
+        const server = new ProvisioningServer({
+          clock,
+          bind: block.provisioning,
+          helloPort: port,
+          ...(listeners?.ports.https ? { deviceWsmanPort: listeners.ports.https } : {}),
+          profiles: [{ name: 'default', adminPassword: ref.adminPassword ?? 'P@ssw0rd-amtemu', mebxPassword: ref.mebxPassword ?? 'Mebx-P@ssw0rd', tls: ref.tls ?? false }],
+          chains: [{ name: chain!.variant, chainPem: chain!.chainPem, keyPem: chain!.keyPem, rootHashes: chain!.rootHashes }],
+          // The fake DNS knows every leased name; the server asks it, not the host's resolver.
+          reverseLookup: async () => undefined,
+          wsmanTimeoutMs: 20_000,
+        });
+        endpoint = new ReferenceEndpoint(block.provisioning, port, server);
+      }
+      await endpoint.up();
+    }
+
+    const { ids, groups } = deviceNames(s);
+    for (const d of s.devices ?? []) {
+      const members = groups.get(d.id)!;
+      for (const id of members) addScenarioDevice(emu, id, d, endpoint, pki);
+    }
+    const world: World = {
+      clock, virtual, emu, endpoint, faults, pki, chain, listeners, groups, ids,
+      close: async () => {
+        await endpoint?.down().catch(() => undefined);
+        await listeners?.close().catch(() => undefined);
+        await emu.stop();
+      },
+    };
+    return world;
+  } catch (e) {
+    await endpoint?.down().catch(() => undefined);
+    await listeners?.close().catch(() => undefined);
+    await emu.stop();
+    throw e;
+  }
+}
+
+function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, endpoint: HelloEndpoint, pki: TestPki | undefined): AmtDevice {
+  return emu.addDevice({
+    deviceId: id,
+    ...(d.profile ? { profile: d.profile } : {}),
+    ...(d.state ? { state: d.state } : {}),
+    helloPort: d.provisioningServer?.port ?? endpoint.port,
+    ...(d.adminPassword ? { adminPassword: d.adminPassword } : {}),
+    ...(d.uuid ? { uuid: d.uuid.toLowerCase() } : {}),
+    customize: (img: NvramImage) => {
+      const where = (what: string, e: unknown): never => {
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new AmtError(e instanceof AmtError ? e.code : 'BAD_INPUT', `device ${id}: ${what}: ${msg}`);
+      };
+      const profile = getProfile(img.firmware.profile);
+      const p = img.provisioning;
+      if (d.mode) p.mode = d.mode;
+      if (d.trigger) p.trigger = d.trigger;
+      if (d.remoteConfigTimerHours !== undefined) p.remoteConfigTimerHours = d.remoteConfigTimerHours;
+      if (d.pkiDnsSuffix !== undefined) img.setup.pkiDnsSuffix = d.pkiDnsSuffix;
+      if (d.domain !== undefined) img.network.domain = d.domain;
+      if (d.wiredLan !== undefined) img.network.wiredLan = d.wiredLan;
+      if (d.mebxPassword !== undefined) {
+        img.mebx.password = d.mebxPassword;
+        img.mebx.passwordChanged = true;
+      }
+      const server = d.provisioningServer;
+      if (server?.address) img.setup.provisioningServer.address = server.address === 'provisioningServer' ? endpoint.address : server.address;
+      if (server?.fqdn) img.setup.provisioningServer.fqdn = server.fqdn;
+      (d.hashes?.add ?? []).forEach((h, i) => {
+        try {
+          const algorithm = h.algorithm ?? 'SHA256';
+          const hash = h.root === 'reference' ? pki!.rootHashes[algorithm === 'SHA1' ? 'sha1' : algorithm === 'SHA256' ? 'sha256' : 'sha384'] : h.hash!;
+          img.certHashes = addHash(img.certHashes, profile, { name: h.name, algorithm, hash, isActive: h.active ?? true });
+        } catch (e) {
+          where(`hashes.add[${i}]`, e);
+        }
+      });
+      for (const key of d.hashes?.deactivate ?? []) {
+        try {
+          img.certHashes = key === 'all' ? img.certHashes.map((e) => ({ ...e, isActive: false })) : setHashActive(img.certHashes, key, false);
+        } catch (e) {
+          where(`hashes.deactivate "${key}"`, e);
+        }
+      }
+      for (const key of d.hashes?.remove ?? []) {
+        try {
+          img.certHashes = deleteHash(img.certHashes, key);
+        } catch (e) {
+          where(`hashes.remove "${key}"`, e);
+        }
+      }
+    },
+  });
+}
