@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../clock/clock.js';
 import { digestHa1 } from './digest.js';
-import { expectZero, ProvisioningStepError, sleep, step, type StepEmitter } from './steps.js';
+import { expectZero, ProvisioningStepError, step, type StepEmitter } from './steps.js';
 import { configureDeviceTls, type TlsCa } from './tls-setup.js';
 import { xmlEscape, type WsmanClient } from './wsman-client.js';
 import { text } from './wsman-xml.js';
@@ -23,7 +23,7 @@ export interface RemoteConfigResult {
   provisioningState?: string;
 }
 
-/** MeshCentral waits 5 s after CommitChanges before treating the device as ACM. */
+/** MeshCentral waits 5 s after CommitChanges before treating the device as ACM (the server does that wait on its Clock). */
 export const COMMIT_SETTLE_MS = 5000;
 /** Set the device clock when it is this far off (MeshCentral attemptSyncClock). */
 export const CLOCK_SKEW_LIMIT_S = 10;
@@ -94,7 +94,6 @@ export async function runRemoteConfiguration(
     expectZero('CommitChanges', r.returnValue);
   });
   client.close();
-  await sleep(opts.clock, COMMIT_SETTLE_MS, 'provisioning commit settle');
   const out: RemoteConfigResult = { digestRealm: realm };
   if (amtVersion) out.amtVersion = amtVersion;
   if (setup.ProvisioningState) out.provisioningState = setup.ProvisioningState;

@@ -8,12 +8,12 @@
 import { EventEmitter } from 'node:events';
 import dns from 'node:dns';
 import net from 'node:net';
-import type { Clock } from '../clock/clock.js';
+import type { Clock, TimerId } from '../clock/clock.js';
 import { isAmtError } from '../common/errors.js';
 import { parseHello, type ParsedHello } from '../device/hello.js';
 import { selectChain, type ProvisioningChain } from './chain-select.js';
 import { activateHostBased, type HostBasedActivation, type HostBasedResult } from './host-based.js';
-import { runRemoteConfiguration, type RemoteConfigProfile } from './remote-config.js';
+import { COMMIT_SETTLE_MS, runRemoteConfiguration, type RemoteConfigProfile } from './remote-config.js';
 import { ProvisioningStepError, type ProvisioningEvent, type StepEmitter } from './steps.js';
 import type { TlsCa } from './tls-setup.js';
 import { WsmanClient } from './wsman-client.js';
@@ -85,6 +85,8 @@ export class ProvisioningServer extends EventEmitter {
   private readonly recordMap = new Map<string, DeviceRecord>();
   private readonly log: ProvisioningEvent[] = [];
   private readonly sessions = new Set<Promise<unknown>>();
+  /** Devices inside the post-commit wait: address → (timer, finish now). */
+  private readonly settling = new Map<string, { timer: TimerId; finish: () => void }>();
 
   constructor(readonly config: ProvisioningServerConfig) {
     super();
@@ -108,7 +110,10 @@ export class ProvisioningServer extends EventEmitter {
     return r ? { ...r } : undefined;
   }
 
-  /** Wait until every running session has ended (tests, shutdown). */
+  /**
+   * Wait until no session has network work left (tests, shutdown). A device inside the
+   * post-commit wait (a Clock timer) does not count: with a virtual clock, advance it.
+   */
   async idle(): Promise<void> {
     for (let i = 0; i < 100 && this.sessions.size > 0; i++) await Promise.allSettled([...this.sessions]);
   }
@@ -145,6 +150,7 @@ export class ProvisioningServer extends EventEmitter {
     this.server = undefined;
     if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
     await this.idle();
+    for (const [, s] of [...this.settling]) s.finish();
   }
 
   // ---- hellos ---------------------------------------------------------------------------------
@@ -155,6 +161,10 @@ export class ProvisioningServer extends EventEmitter {
     let size = 0;
     let overflow = false;
     let answeredHttp = false;
+    // Virtual time must not run ahead between the device's hello and our session's first tracked
+    // I/O: hold a tracked promise from accept until the hello has been handed on.
+    let release: () => void = () => undefined;
+    void this.clock.track(new Promise<void>((r) => (release = r)));
     socket.on('error', () => undefined);
     socket.on('data', (d: Buffer) => {
       if (overflow || answeredHttp) return;
@@ -173,13 +183,17 @@ export class ProvisioningServer extends EventEmitter {
       }
     });
     socket.on('close', () => {
-      if (answeredHttp) return;
-      if (overflow) {
-        this.emitStep(ip, 'hello.rejected', false, { reason: `more than ${MAX_HELLO_BYTES} bytes` }, 'BAD_INPUT');
-        return;
+      try {
+        if (answeredHttp) return;
+        if (overflow) {
+          this.emitStep(ip, 'hello.rejected', false, { reason: `more than ${MAX_HELLO_BYTES} bytes` }, 'BAD_INPUT');
+          return;
+        }
+        if (size === 0) return;
+        this.onHelloBytes(ip, Buffer.concat(chunks));
+      } finally {
+        release();
       }
-      if (size === 0) return;
-      this.onHelloBytes(ip, Buffer.concat(chunks));
     });
   }
 
@@ -206,7 +220,7 @@ export class ProvisioningServer extends EventEmitter {
     const rec: DeviceRecord = { deviceIp: ip, uuid: hello.uuid, status: 'in-progress', startedAt: this.clock.now() };
     this.recordMap.set(ip, rec);
     const session = this.runBareMetal(ip, hello, rec).finally(() => {
-      this.active.delete(ip);
+      if (!this.settling.has(ip)) this.active.delete(ip);
       this.sessions.delete(session);
     });
     this.sessions.add(session);
@@ -271,7 +285,18 @@ export class ProvisioningServer extends EventEmitter {
         }, emit);
         rec.controlMode = 'acm';
         if (result.amtVersion) rec.amtVersion = result.amtVersion;
-        this.finish(rec, 'configured');
+        // MeshCentral waits 5 s after CommitChanges, then records the device as ACM (§1.3 step 6).
+        // The wait is a Clock timer, not part of the session, so idle() never blocks on virtual time.
+        emit('commit.wait', true, { ms: COMMIT_SETTLE_MS });
+        const done = (): void => {
+          const s = this.settling.get(ip);
+          if (!s) return;
+          this.clock.cancel(s.timer);
+          this.settling.delete(ip);
+          this.active.delete(ip);
+          this.finish(rec, 'configured');
+        };
+        this.settling.set(ip, { timer: this.clock.setTimer(COMMIT_SETTLE_MS, done, `provisioning ${ip} commit wait`), finish: done });
       } finally {
         client.close();
       }

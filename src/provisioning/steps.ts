@@ -2,7 +2,6 @@
  * The provisioning server's step record: one event per WS-Man call or decision, so the demo can
  * draw a timeline and a sequence diagram, and a per-device outcome with a reason code.
  */
-import type { Clock } from '../clock/clock.js';
 import { WsmanError } from './wsman-xml.js';
 
 export interface ProvisioningEvent {
@@ -54,9 +53,4 @@ export async function step<T>(emit: StepEmitter, name: string, fn: () => Promise
 /** A method whose ReturnValue must be 0. */
 export function expectZero(method: string, rv: number): void {
   if (rv !== 0) throw new ProvisioningStepError(method, 'WSMAN_RETURN_VALUE', `${method} returned ${rv}`, { returnValue: rv });
-}
-
-/** Wait on the Clock (MeshCentral waits 5 s after CommitChanges), never on setTimeout. */
-export function sleep(clock: Clock, ms: number, label?: string): Promise<void> {
-  return new Promise((resolve) => clock.setTimer(ms, resolve, label));
 }
