@@ -47,6 +47,7 @@ export function registerProvisionServerCommand(program: Command): void {
         bind: opts.bind ?? cfg.bind,
         deviceWsmanPort: cfg.deviceWsmanPort,
         ...(cfg.wsmanTimeoutMs ? { wsmanTimeoutMs: cfg.wsmanTimeoutMs } : {}),
+        ...(cfg.deviceTls ? { deviceTls: cfg.deviceTls } : {}),
       });
       server.on('event', (e: ProvisioningEvent) => {
         process.stdout.write(`${formatProvisioningEvent(e)}\n`);

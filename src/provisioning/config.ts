@@ -18,6 +18,7 @@ export interface ProvisioningFileConfig {
   bind: string;
   deviceWsmanPort: number;
   wsmanTimeoutMs?: number;
+  deviceTls?: { ciphers?: string; minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' };
   profiles: ProvisioningProfileConfig[];
   chains: ProvisioningChain[];
   tlsCa?: TlsCa;
@@ -36,6 +37,14 @@ export const PROVISIONING_CONFIG_SCHEMA = {
     bind: { type: 'string', minLength: 1 },
     deviceWsmanPort: { type: 'integer', minimum: 1, maximum: 65535 },
     wsmanTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
+    deviceTls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ciphers: { type: 'string', minLength: 1 },
+        minVersion: { enum: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] },
+      },
+    },
     profiles: {
       type: 'array',
       minItems: 1,
@@ -85,6 +94,7 @@ interface RawConfig {
   bind?: string;
   deviceWsmanPort?: number;
   wsmanTimeoutMs?: number;
+  deviceTls?: { ciphers?: string; minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' };
   profiles: Array<{ name: string; adminPassword: string; mebxPassword: string; tls?: boolean; match?: { uuids?: string[] } }>;
   chains: Array<{ name?: string; chain: string; key: string; root?: string }>;
   tlsCa?: { cert: string; key: string };
@@ -175,6 +185,7 @@ export function loadProvisioningConfigText(text: string, file = '<inline>', base
     chains,
   };
   if (data.wsmanTimeoutMs !== undefined) out.wsmanTimeoutMs = data.wsmanTimeoutMs;
+  if (data.deviceTls) out.deviceTls = { ...data.deviceTls };
   if (data.tlsCa) {
     const line = lineOf(doc, lc, ['tlsCa']);
     out.tlsCa = { certPem: readPem(file, baseDir, data.tlsCa.cert, line), keyPem: readPem(file, baseDir, data.tlsCa.key, line) };

@@ -39,6 +39,12 @@ export interface ProvisioningServerConfig {
   reverseLookup?: (ip: string) => Promise<string | undefined>;
   /** Per WS-Man request; default 30 s. */
   wsmanTimeoutMs?: number;
+  /**
+   * TLS options toward devices. Older firmware speaks only TLS 1.0/1.1 with RSA key transport;
+   * MeshCentral uses ciphers `RSA+AES:!aNULL:!MD5:!DSS` (reference §1.3 step 4), RPS
+   * `DEFAULT:@SECLEVEL=0` with TLS ≥ 1.1 (§5.4). Default: Node's defaults.
+   */
+  deviceTls?: { ciphers?: string; minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' };
 }
 
 export type DeviceStatus = 'in-progress' | 'configured' | 'failed';
@@ -273,7 +279,7 @@ export class ProvisioningServer extends EventEmitter {
         port: this.config.deviceWsmanPort ?? 16993,
         username: 'admin',
         password: '',
-        tls: { certPem: match.chain.chainPem, keyPem: match.chain.keyPem },
+        tls: { certPem: match.chain.chainPem, keyPem: match.chain.keyPem, ...(this.config.deviceTls ?? {}) },
         ...(this.config.wsmanTimeoutMs ? { timeoutMs: this.config.wsmanTimeoutMs } : {}),
       });
       emit('tls.connect', true, { to: `${ip}:${this.config.deviceWsmanPort ?? 16993}`, user: 'admin' });

@@ -57,6 +57,10 @@ describe('provisioning config file', () => {
     expect(cfg.profiles.map((p) => [p.name, p.tls])).toEqual([['acm', false], ['default', false]]);
     expect(cfg.chains[0]!.rootHashes).toEqual(pki.rootHashes);
     expect(cfg.chains[0]!.chainPem).toBe(pki.valid.chainPem);
+    expect(cfg.deviceTls).toBeUndefined();
+    const legacy = loadProvisioningConfigText(`${GOOD}deviceTls:\n  ciphers: "RSA+AES:!aNULL:!MD5:!DSS"\n  minVersion: TLSv1\n`, 'prov.yaml', dir);
+    expect(legacy.deviceTls).toEqual({ ciphers: 'RSA+AES:!aNULL:!MD5:!DSS', minVersion: 'TLSv1' });
+    expect(loadError(`${GOOD}deviceTls:\n  minVersion: SSLv3\n`)).toMatch(/^prov\.yaml:17: deviceTls\.minVersion: /);
   });
 
   it('reports file:line for schema errors', () => {

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DigestSession, digestHa1, digestResponse, parseDigestChallenge } from '../../src/provisioning/digest.js';
@@ -151,5 +152,42 @@ describe('WsmanClient over a loopback socket', () => {
     await new Promise<void>((r) => f.server.close(() => r()));
     const c = new WsmanClient({ host: '127.0.0.1', port, username: 'admin', password: '', timeoutMs: 5000 });
     await expect(c.send(c.amt.GeneralSettings.Get())).rejects.toMatchObject({ code: 'WSMAN_CONNECT_FAILED' });
+  });
+});
+
+describe('WsmanClient faults and silence', () => {
+  const servers: net.Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await new Promise<void>((r) => s.close(() => r()));
+  });
+  function rawServer(onRequest: (sock: net.Socket) => void): Promise<number> {
+    const s = net.createServer((sock) => {
+      sock.on('error', () => undefined);
+      sock.once('data', () => onRequest(sock));
+    });
+    servers.push(s);
+    return new Promise((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
+  }
+
+  it('turns a SOAP fault (HTTP 400, chunked) into WSMAN_FAULT with its subcode', async () => {
+    const fault = '<a:Envelope xmlns:a="http://www.w3.org/2003/05/soap-envelope" xmlns:b="http://schemas.xmlsoap.org/ws/2004/08/addressing"><a:Header/><a:Body><a:Fault><a:Code><a:Value>a:Sender</a:Value><a:Subcode><a:Value>b:ActionNotSupported</a:Value></a:Subcode></a:Code><a:Reason><a:Text xml:lang="en-US">The action is not supported by the service.</a:Text></a:Reason></a:Fault></a:Body></a:Envelope>';
+    const port = await rawServer((sock) => {
+      const size = Buffer.byteLength(fault).toString(16).toUpperCase().padStart(4, '0');
+      sock.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nTransfer-Encoding: chunked\r\n\r\n${size}\r\n${fault}\r\n0\r\n\r\n`);
+    });
+    const c = new WsmanClient({ host: '127.0.0.1', port, username: 'admin', password: '', timeoutMs: 5000 });
+    const err = await c.send(c.amt.GeneralSettings.Get()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WsmanError);
+    expect(err).toMatchObject({ code: 'WSMAN_FAULT', detail: { subcode: 'b:ActionNotSupported', status: 400 } });
+    c.close();
+  });
+
+  it('gives up on a silent device with WSMAN_TIMEOUT and on garbage with WSMAN_BAD_RESPONSE', async () => {
+    const silent = await rawServer(() => undefined);
+    const c = new WsmanClient({ host: '127.0.0.1', port: silent, username: 'admin', password: '', timeoutMs: 200 });
+    await expect(c.send(c.amt.GeneralSettings.Get())).rejects.toMatchObject({ code: 'WSMAN_TIMEOUT' });
+    const garbage = await rawServer((sock) => sock.end('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot xml!!'));
+    const g = new WsmanClient({ host: '127.0.0.1', port: garbage, username: 'admin', password: '', timeoutMs: 5000 });
+    await expect(g.send(g.amt.GeneralSettings.Get())).rejects.toMatchObject({ code: 'WSMAN_BAD_RESPONSE' });
   });
 });
