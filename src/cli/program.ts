@@ -8,6 +8,9 @@ import { registerNvramCommands } from './nvram-command.js';
 import { registerPkiCommands } from './pki-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerProvisionServerCommand } from './provision-server-command.js';
+import { registerAgentCommand } from './agent-command.js';
+import { registerRunCommand } from './run-command.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -28,5 +31,8 @@ export function buildProgram(): Command {
   registerPkiCommands(program);
   registerServeCommand(program);
   registerDemoCommand(program);
+  registerProvisionServerCommand(program);
+  registerAgentCommand(program);
+  registerRunCommand(program);
   return program;
 }
