@@ -121,7 +121,9 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
     },
     certificates: { sha1Banned: false, minRsaKeyBits: 1024, maxChainLength: MAX_CHAIN },
     hello: { pki: true, psk: false },
-    network: { nonTlsRemotePorts: true, tlsEnforcedLocal: false, tlsVersions: ['TLSv1.1', 'TLSv1.2'] },
+    // SDK detaileddescription21.htm: "Starting from Intel CSME 15.0 firmware for desktops, and Intel
+    // CSME 16.0 firmware for all platforms, Intel has removed support for TLS 1.1" (desktop modelled).
+    network: { nonTlsRemotePorts: true, tlsEnforcedLocal: false, tlsVersions: ['TLSv1.2'] },
     setup: { hostBased: true, hostBasedAdminSetup: true, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
   },
   amt16: {
@@ -138,7 +140,8 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
     certificates: { sha1Banned: true, minRsaKeyBits: 2048, maxChainLength: MAX_CHAIN },
     hello: { pki: true, psk: false },
     // §6.1: from CSME 16.1 remote 16992/16994/623 are gone (the default version is 16.1).
-    network: { nonTlsRemotePorts: false, tlsEnforcedLocal: false, tlsVersions: ['TLSv1.1', 'TLSv1.2'] },
+    // SDK detaileddescription21.htm: TLS 1.1 removed from CSME 16.0 on all platforms.
+    network: { nonTlsRemotePorts: false, tlsEnforcedLocal: false, tlsVersions: ['TLSv1.2'] },
     setup: { hostBased: true, hostBasedAdminSetup: true, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
   },
   amt19: {
@@ -152,8 +155,10 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
     network: {
       nonTlsRemotePorts: false,
       tlsEnforcedLocal: true, // §6.1: CSME 19 refuses non-TLS local connections too.
-      // choice: TLS 1.3 support is [UNKNOWN]; rpc-go requires ≥ 1.2 on this path (§5.4).
-      tlsVersions: ['TLSv1.2'],
+      // choice: no Intel source states TLS 1.3 on AMT (§9). CSME 19 is TLS-only on every port and
+      // rpc-go asks for "TLS ≥ 1.2" there (§5.4), so this profile offers 1.3 as well; the older
+      // profiles stop at 1.2. Change it here if a capture shows otherwise.
+      tlsVersions: ['TLSv1.2', 'TLSv1.3'],
     },
     // §5.3: AdminSetup removed in CSME 19 (secure host-based TLS path instead, §5.4).
     setup: { hostBased: true, hostBasedAdminSetup: false, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
