@@ -7,7 +7,6 @@
  *    which opens the window and starts the hellos (seed 000 stage 1a, seed 001).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { promises as dns } from 'node:dns';
 import path from 'node:path';
 import { ScaledClock } from '../clock/real-clock.js';
 import { AmtError } from '../common/errors.js';
@@ -15,10 +14,9 @@ import { formatVirtualTime, type TimelineEvent } from '../common/timeline.js';
 import type { AmtDevice } from '../device/device.js';
 import { Emulator } from '../fleet/emulator.js';
 import { attachListeners } from '../fleet/listeners.js';
+import { startReferenceServer } from '../fleet/reference-server.js';
 import { createTestPki } from '../pki/test-ca.js';
 import { OsAgent } from '../provisioning/agent.js';
-import { ProvisioningServer } from '../provisioning/server.js';
-import type { ProvisioningEvent } from '../provisioning/steps.js';
 import { toMermaidSequence } from '../report/mermaid.js';
 import { sideBySide, type Column } from '../report/side-by-side.js';
 
@@ -58,32 +56,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     network: { serverAddress: '127.0.0.1', dhcpPort: 0, dnsPort: 0, domain: DOMAIN, provisionServer: '127.0.0.1', ipBase: '127.90.0.10' },
   });
   const listeners = await attachListeners(emu, { http: 0, https: 0, redirection: null, rmcp: null });
-  const resolver = new dns.Resolver({ timeout: 1000, tries: 1 });
-  resolver.setServers([`127.0.0.1:${emu.fake.dnsPort}`]);
-  const server = new ProvisioningServer({
+  const ref = await startReferenceServer(emu, {
     clock,
+    pki,
     helloPort: 0,
-    bind: '127.0.0.1',
     deviceWsmanPort: listeners.ports.https,
-    // Like MeshCentral: reverse-resolve the hello's source address (the fake DNS has the lease's name).
-    reverseLookup: async (ip) => (await resolver.reverse(ip).catch(() => []))[0],
-    profiles: [{ name: 'acm', adminPassword: ADMIN_PASSWORD, mebxPassword: MEBX_PASSWORD, tls: false }],
-    chains: [{ name: 'demo-pki', chainPem: pki.valid.chainPem, keyPem: pki.valid.keyPem, rootHashes: pki.rootHashes }],
-    wsmanTimeoutMs: 15_000,
+    fqdn: SERVER_FQDN,
+    adminPassword: ADMIN_PASSWORD,
+    mebxPassword: MEBX_PASSWORD,
   });
-  const hello = await server.start();
-
-  // The server's steps go on the same timeline, on the device they concern.
-  const byAddress = (ip: string): AmtDevice | undefined => emu.deviceAt(ip);
-  server.on('event', (e: ProvisioningEvent) => {
-    const d = byAddress(e.deviceIp);
-    if (d) emu.timeline.record(d.id, `sca.${e.step}`, e.detail, e.code);
-  });
-
-  const trustDemoRoot = (img: import('../nvram/image.js').NvramImage): void => {
-    // An IT admin added the company root in MEBx (or the OEM shipped it): first, so it is in the hello.
-    img.certHashes = [{ name: 'amtemu demo root', algorithm: 'SHA256', hash: pki.rootHashes.sha256, isDefault: false, isActive: true }, ...img.certHashes.slice(0, 22)];
-  };
+  const server = ref.server;
+  const hello = { port: ref.helloPort };
+  // An IT admin added the company root in MEBx (or the OEM shipped it).
+  const trustDemoRoot = ref.trustRoot;
   const devices: Array<{ flow: DemoFlow; device: AmtDevice }> = [];
   if (opts.flows.includes('bare-metal')) {
     devices.push({ flow: 'bare-metal', device: emu.addDevice({ deviceId: 'pc1', state: 'setup', helloPort: hello.port, customize: trustDemoRoot }) });

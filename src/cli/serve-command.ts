@@ -10,6 +10,7 @@ import { Emulator, type DeviceStateName } from '../fleet/emulator.js';
 import { FIRMWARE_PROFILE_IDS, isFirmwareProfileId } from '../nvram/profiles.js';
 import { isLoopback, parseIpv4 } from '../network/address-plan.js';
 import { attachListeners } from '../fleet/listeners.js';
+import { startReferenceServer } from '../fleet/reference-server.js';
 
 export interface ServeOptions {
   count: number;
@@ -58,6 +59,10 @@ export function parseLoopbackFlag(name: string): (v: string) => string {
   };
 }
 
+function parseProvisionServer(v: string): string {
+  return v === 'builtin' ? v : parseLoopbackFlag('provision-server')(v);
+}
+
 function parseState(v: string): DeviceStateName {
   if (v !== 'factory' && v !== 'setup' && v !== 'configured') throw new AmtError('BAD_INPUT', `--state must be factory, setup or configured, got "${v}"`);
   return v;
@@ -83,8 +88,8 @@ export function registerServeCommand(program: Command): void {
     .option('--state <state>', 'initial state: factory | setup | configured', parseState, 'setup' as DeviceStateName)
     .option('--profile <id>', `firmware profile (${FIRMWARE_PROFILE_IDS.join(', ')})`, parseProfile, 'amt16')
     .option('--domain <domain>', 'DHCP option 15 (omit for a lease without a domain)', parseDomain)
-    .option('--provision-server <ip>', 'address ProvisionServer.<domain> resolves to', parseLoopbackFlag('provision-server'), '127.0.0.1')
-    .option('--hello-port <port>', 'port the hellos go to', parseIntFlag('hello-port', 1, 65535), 9971)
+    .option('--provision-server <ip|builtin>', 'address ProvisionServer.<domain> resolves to; "builtin" runs the reference provisioning server on 127.0.0.1 and devices trust its test root', parseProvisionServer, 'builtin')
+    .option('--hello-port <port>', 'port the hellos go to (0: any free port, with the built-in server)', parseIntFlag('hello-port', 0, 65535), 9971)
     .option('--ip-base <ip>', 'device i gets this address + i', parseLoopbackFlag('ip-base'), '127.77.0.10')
     .option('--data-dir <dir>', 'keep NVRAM images here (default: in memory)')
     .option('--admin-password <pw>', 'admin password of configured devices', 'P@ssw0rd')
@@ -106,6 +111,7 @@ export function registerServeCommand(program: Command): void {
 
 export async function runServe(opts: ServeOptions): Promise<void> {
   const clock = new ScaledClock(opts.timeScale);
+  const builtin = opts.provisionServer === 'builtin';
   const emu = await Emulator.start({
     clock,
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
@@ -115,7 +121,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
       dhcpPort: opts.dhcpPort,
       dnsPort: opts.dnsPort,
       ...(opts.domain ? { domain: opts.domain } : {}),
-      provisionServer: opts.provisionServer,
+      provisionServer: builtin ? '127.0.0.1' : opts.provisionServer,
       ipBase: opts.ipBase,
     },
   });
@@ -126,15 +132,27 @@ export async function runServe(opts: ServeOptions): Promise<void> {
     redirectionTls: opts.redirectionTlsPort,
     rmcp: opts.rmcpPort === 0 ? null : opts.rmcpPort,
   });
+  const ref = builtin
+    ? await startReferenceServer(emu, {
+        clock,
+        helloPort: opts.helloPort,
+        deviceWsmanPort: listeners.ports.https,
+        fqdn: `rcs.${opts.domain ?? 'amtemu.test'}`,
+        adminPassword: opts.adminPassword,
+        mebxPassword: 'Mebx-Passw0rd!2',
+      })
+    : undefined;
   const colour = Boolean(process.stdout.isTTY);
   if (!opts.quiet) emu.timeline.subscribe((e) => process.stdout.write(`${formatEvent(e, { colour })}\n`));
   emu.addDevices(opts.count, {
     state: opts.state,
     profile: opts.profile as never,
-    helloPort: opts.helloPort,
+    helloPort: ref?.helloPort ?? opts.helloPort,
     adminPassword: opts.adminPassword,
+    ...(ref ? { customize: ref.trustRoot } : {}),
   });
-  process.stdout.write(`amtemu: ${opts.count} device(s), ${opts.state}, DHCP ${opts.serverAddress}:${emu.fake.dhcpPort}, DNS ${opts.serverAddress}:${emu.fake.dnsPort}, ports ${listeners.describe()}, time x${opts.timeScale}\n`);
+  const server = ref ? `built-in provisioning server 127.0.0.1:${ref.helloPort} (root SHA-256 ${ref.pki.rootHashes.sha256.slice(0, 16)}…)` : `provisioning server ${opts.provisionServer}:${opts.helloPort}`;
+  process.stdout.write(`amtemu: ${opts.count} device(s), ${opts.state}, DHCP ${opts.serverAddress}:${emu.fake.dhcpPort}, DNS ${opts.serverAddress}:${emu.fake.dnsPort}, ports ${listeners.describe()}, ${server}, time x${opts.timeScale}\n`);
   for (const d of emu.devices.values()) {
     const fqdn = opts.domain ? `${d.nvram.network.hostname}.${opts.domain}` : d.nvram.network.hostname;
     process.stdout.write(`  ${d.id.padEnd(8)} uuid ${d.nvram.uuid}  address ${emu.plannedAddress(d.id)}  fqdn ${fqdn}\n`);
@@ -148,6 +166,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  await ref?.stop();
   await listeners.close();
   await emu.stop();
 }

@@ -364,7 +364,11 @@ export class AmtDevice {
     if (img.setup.pid && this.profile.hello.psk) {
       return encodeHelloV2({ adminCredentialsSet, retryCount, uuid: img.uuid, pid: img.setup.pid });
     }
-    const hashes = img.certHashes.filter((h) => h.isActive).slice(0, this.profile.hashes.maxInHello);
+    // At most 23 hashes fit (SDK); which ones is unknown (§9 item 5). Custom entries go first so a
+    // root an IT admin added in MEBx is always announced, then the factory defaults in table order.
+    // Algorithms the profile no longer trusts (SHA-1 on ME 16+) are not announced at all.
+    const active = img.certHashes.filter((h) => h.isActive && this.profile.hashes.allowed.includes(h.algorithm));
+    const hashes = [...active.filter((h) => !h.isDefault), ...active.filter((h) => h.isDefault)].slice(0, this.profile.hashes.maxInHello);
     return encodeHelloV3({ adminCredentialsSet, retryCount, uuid: img.uuid, hashes });
   }
 

@@ -67,6 +67,24 @@ describe('bare-metal hello schedule (reference §2.1)', () => {
     expect(net.hellos.every((h) => h.to.port === 9971 && h.to.host === '127.0.0.1')).toBe(true);
   });
 
+  it('announces custom roots first, then defaults, at most 23, and no algorithm the profile distrusts', async () => {
+    const custom = { name: 'Corp Root', algorithm: 'SHA256' as const, hash: 'c0'.repeat(32), isDefault: false, isActive: true };
+    const sha1 = { name: 'Old SHA-1 Root', algorithm: 'SHA1' as const, hash: 'a1'.repeat(20), isDefault: false, isActive: true };
+    const { clock, device, net } = setupDevice((img) => {
+      img.certHashes = [...img.certHashes, sha1, custom];
+    });
+    expect(device.profile.id).toBe('amt16');
+    device.powerOn();
+    await clock.advance(MIN);
+    const p = parseHello(net.hellos[0]!.bytes);
+    if (p.version !== 3) throw new Error('v3 expected');
+    expect(p.hashes).toHaveLength(23);
+    expect(p.hashes[0]).toEqual({ algorithm: 'SHA256', hash: custom.hash });
+    expect(p.hashes.map((h) => h.algorithm)).not.toContain('SHA1');
+    const defaults = device.nvram.certHashes.filter((h) => h.isDefault && h.isActive).slice(0, 22).map((h) => h.hash);
+    expect(p.hashes.slice(1).map((h) => h.hash)).toEqual(defaults);
+  });
+
   it('counts accumulated uptime only: power-off pauses the window and the schedule', async () => {
     const { clock, device, net } = setupDevice();
     device.powerOn();
