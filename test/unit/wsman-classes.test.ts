@@ -60,6 +60,8 @@ describe('AMT_SetupAndConfigurationService', () => {
     const { h, device } = await harness({ image: provisionedImage(PASS) });
     const s = (await h.call(amt.SetupAndConfigurationService.Get())).body['AMT_SetupAndConfigurationService'] as Parsed;
     expect(s['ProvisioningState']).toBe('2');
+    // From release 7 ProvisioningMode is the control mode: 1 ACM (reference §0 fixture), 4 CCM.
+    expect(s['ProvisioningMode']).toBe('1');
     expect(s['DhcpDNSSuffix']).toBe('corp.example.test');
     const u = await h.call(amt.SetupAndConfigurationService.Unprovision(1));
     expect(output(u, 'Unprovision')['ReturnValue']).toBe('0');
@@ -115,6 +117,8 @@ describe('IPS_HostBasedSetupService', () => {
     const g2 = (await h.call(ips.HostBasedSetupService.Get())).body['IPS_HostBasedSetupService'] as Parsed;
     expect(g2['CurrentControlMode']).toBe('1');
     expect(g2['ConfigurationNonce']).not.toBe(g['ConfigurationNonce']);
+    const sc = (await h.call(amt.SetupAndConfigurationService.Get())).body['AMT_SetupAndConfigurationService'] as Parsed;
+    expect(sc['ProvisioningMode']).toBe('4');
     expect(output(await h.call(ips.HostBasedSetupService.Setup(2, hash)), 'Setup')['ReturnValue']).toBe('2');
     expect(timeline.query({ type: 'wsman.IPS_HostBasedSetupService.Setup' }).map((e) => e.data['returnValue'])).toEqual([0, 2]);
   });

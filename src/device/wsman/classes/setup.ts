@@ -23,8 +23,10 @@ function current(ctx: WsmanContext) {
     EnabledState: 5,
     Name: NAME,
     PasswordModel: 1,
-    // 1 Enterprise, 2 Small Business (AMT_SetupAndConfigurationService.ProvisioningMode).
-    ProvisioningMode: img.provisioning.mode === 'SMB' ? 2 : 1,
+    // Reference §0: "Starting from Release 7.0, this enumeration indicates whether AMT is deployed in
+    // Admin control mode or Client control mode" (GWM: 1 AdminControlMode, 4 ClientControlMode; the
+    // ACM fixture shows 1). Before 7.0 it was the setup mode: 1 Enterprise, 2 Small Business.
+    ProvisioningMode: d.profile.amtMajor >= 7 ? (img.provisioning.controlMode === 'CCM' ? 4 : 1) : img.provisioning.mode === 'SMB' ? 2 : 1,
     ProvisioningServerOTP: otp.toString('base64'),
     ProvisioningState: PROVISIONING_STATE_NUMBER[img.provisioning.state],
     RequestedState: 12,
