@@ -40,6 +40,15 @@ export async function attachListeners(emu: Emulator, ports: ListenerPorts): Prom
   let redirection: RedirectionListener | undefined;
   let rmcp: RmcpResponder | undefined;
   const unsubscribe: Array<() => void> = [];
+  // Firmware RAM (digest nonces, TLS settings waiting for CommitChanges) does not survive power-off.
+  unsubscribe.push(
+    emu.timeline.subscribe((e) => {
+      if (e.type === 'power.off') {
+        const d = emu.devices.get(e.deviceId);
+        if (d) wsman.http.reset(d);
+      }
+    }),
+  );
   try {
     if (ports.redirection !== null && ports.redirection !== undefined) {
       redirection = new RedirectionListener({
