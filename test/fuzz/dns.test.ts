@@ -22,7 +22,7 @@ function query(id: number, qname: string, type: number): Buffer {
   const p = new Packet();
   p.header.id = id;
   p.header.rd = 1;
-  p.questions.push({ name: qname, type, class: 1 });
+  p.questions.push({ name: qname, type, class: 1 } as never);
   return p.toBuffer();
 }
 function answer(id: number, qname: string, addrs: string[], cname?: string): Buffer {
@@ -30,7 +30,7 @@ function answer(id: number, qname: string, addrs: string[], cname?: string): Buf
   p.header.id = id;
   p.header.qr = 1;
   p.header.aa = 1;
-  p.questions.push({ name: qname, type: 1, class: 1 });
+  p.questions.push({ name: qname, type: 1, class: 1 } as never);
   if (cname) {
     const r = new Packet.Resource(qname, Packet.TYPE.CNAME, 1, 60);
     r.domain = cname;
