@@ -7,6 +7,7 @@
 import { formatEvent, type TimelineEvent } from '../common/timeline.js';
 import { isAmtError } from '../common/errors.js';
 import { pthiStatusName } from '../device/pthi.js';
+import { attachListeners } from '../fleet/listeners.js';
 import { OsAgent } from '../provisioning/agent.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { describeCheck, evaluate, resolveDevices, type Check } from './expect.js';
@@ -74,27 +75,11 @@ function setupFailure(file: string, name: string, e: unknown, timeline: Timeline
   return { file, name, passed: false, durationVirtualMs: t, wallMs: 0, steps: [], failures: [{ step: -1, message, checks: [], t, excerpt: [] }], timeline };
 }
 
-let defaultListeners: AttachListeners | undefined | null = null;
-
-/** The fleet's listener plug-in when the build has one (src/fleet/listeners.ts), else undefined. */
-async function findListeners(): Promise<AttachListeners | undefined> {
-  if (defaultListeners !== null) return defaultListeners;
-  defaultListeners = undefined;
-  try {
-    const spec = '../fleet/listeners.js';
-    const mod = (await import(/* @vite-ignore */ spec)) as { attachListeners?: (emu: unknown, ports: Record<string, number>) => Promise<unknown> };
-    const attach = mod.attachListeners;
-    if (typeof attach === 'function') {
-      defaultListeners = async (emu) => {
-        const h = (await attach(emu, { http: 0, https: 0, redirection: 0, redirectionTls: 0 })) as { ports?: Record<string, number>; close?: () => Promise<void>; stop?: () => Promise<void> };
-        return { ports: h.ports ?? {}, close: async () => { await (h.close ?? h.stop)?.call(h); } };
-      };
-    }
-  } catch {
-    // Not built yet: scenarios that need WS-Man listeners report it in their failures.
-  }
-  return defaultListeners;
-}
+/** The fleet's WS-Man listeners on free ports (redirection and RMCP are not needed by scenarios). */
+const fleetListeners: AttachListeners = async (emu) => {
+  const h = await attachListeners(emu, { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null });
+  return { ports: h.ports, close: () => h.close() };
+};
 
 export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): Promise<ScenarioResult> {
   const s = loaded.scenario;
@@ -102,7 +87,7 @@ export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): 
   let world: World;
   try {
     const needsListeners = typeof s.provisioningServer === 'object' && 'reference' in s.provisioningServer;
-    const attach = opts.attachListeners ?? (needsListeners ? await findListeners() : undefined);
+    const attach = opts.attachListeners ?? (needsListeners ? fleetListeners : undefined);
     world = await buildWorld(s, { attachListeners: attach });
   } catch (e) {
     return setupFailure(loaded.file, s.name, e);

@@ -17,6 +17,7 @@ import { addHash, deleteHash, setHashActive } from '../nvram/hash-table.js';
 import { getProfile } from '../nvram/profiles.js';
 import { createTestPki, type TestChain, type TestPki, type TestPkiVariant } from '../pki/test-ca.js';
 import { ProvisioningServer } from '../provisioning/server.js';
+import type { ProvisioningEvent } from '../provisioning/steps.js';
 import { parseDuration } from './duration.js';
 import { FaultRules } from './faults.js';
 import { FixedEndpoint, HelloSink, ReferenceEndpoint, reservePort, type HelloEndpoint } from './hello-endpoint.js';
@@ -158,6 +159,13 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
           reverseLookup: async () => undefined,
           wsmanTimeoutMs: 20_000,
         });
+        // The server's steps join the device's timeline (as `server.*`), so a failure excerpt
+        // shows both sides of the conversation.
+        server.on('event', (e: ProvisioningEvent) => {
+          const id = emu.deviceAt(e.deviceIp)?.id;
+          if (!id) return;
+          emu.timeline.record(id, `server.${e.step}`, e.detail, e.ok ? undefined : e.code ?? 'FAILED');
+        });
         endpoint = new ReferenceEndpoint(block.provisioning, port, server);
       }
       await endpoint.up();
@@ -171,7 +179,7 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
     const world: World = {
       clock, virtual, emu, endpoint, faults, pki, chain, listeners, groups, ids,
       close: async () => {
-        await endpoint?.down().catch(() => undefined);
+        await stopEndpoint(endpoint!, virtual);
         await listeners?.close().catch(() => undefined);
         await emu.stop();
       },
@@ -183,6 +191,22 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
     await emu.stop();
     throw e;
   }
+}
+
+/**
+ * Stop the hello endpoint. A reference server waits for its sessions, and a session may be
+ * sleeping on the virtual clock (MeshCentral's 5 s after CommitChanges): keep time moving while
+ * it finishes, bounded in virtual and real time, so a run never hangs on its own shutdown.
+ */
+async function stopEndpoint(endpoint: HelloEndpoint, virtual: VirtualClock | undefined): Promise<void> {
+  let done = false;
+  const closing = endpoint.down().catch(() => undefined).finally(() => {
+    done = true;
+  });
+  for (let i = 0; i < 120 && !done && virtual; i++) await virtual.advance(1000);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closing, new Promise<void>((r) => { timer = setTimeout(r, 10_000); })]);
+  clearTimeout(timer);
 }
 
 function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, endpoint: HelloEndpoint, pki: TestPki | undefined): AmtDevice {
@@ -213,15 +237,6 @@ function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, endpoin
       const server = d.provisioningServer;
       if (server?.address) img.setup.provisioningServer.address = server.address === 'provisioningServer' ? endpoint.address : server.address;
       if (server?.fqdn) img.setup.provisioningServer.fqdn = server.fqdn;
-      (d.hashes?.add ?? []).forEach((h, i) => {
-        try {
-          const algorithm = h.algorithm ?? 'SHA256';
-          const hash = h.root === 'reference' ? pki!.rootHashes[algorithm === 'SHA1' ? 'sha1' : algorithm === 'SHA256' ? 'sha256' : 'sha384'] : h.hash!;
-          img.certHashes = addHash(img.certHashes, profile, { name: h.name, algorithm, hash, isActive: h.active ?? true });
-        } catch (e) {
-          where(`hashes.add[${i}]`, e);
-        }
-      });
       for (const key of d.hashes?.deactivate ?? []) {
         try {
           img.certHashes = key === 'all' ? img.certHashes.map((e) => ({ ...e, isActive: false })) : setHashActive(img.certHashes, key, false);
@@ -236,6 +251,16 @@ function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, endpoin
           where(`hashes.remove "${key}"`, e);
         }
       }
+      // Adds last: "deactivate: [all]" then add = a device that trusts only the added roots.
+      (d.hashes?.add ?? []).forEach((h, i) => {
+        try {
+          const algorithm = h.algorithm ?? 'SHA256';
+          const hash = h.root === 'reference' ? pki!.rootHashes[algorithm === 'SHA1' ? 'sha1' : algorithm === 'SHA256' ? 'sha256' : 'sha384'] : h.hash!;
+          img.certHashes = addHash(img.certHashes, profile, { name: h.name, algorithm, hash, isActive: h.active ?? true });
+        } catch (e) {
+          where(`hashes.add[${i}]`, e);
+        }
+      });
     },
   });
 }

@@ -1,0 +1,90 @@
+/**
+ * How scenario results are shown: a readable console report (✓/✗ per scenario, failure detail
+ * with expected vs actual and the timeline around it), JUnit XML for CI (Jenkins, GitLab,
+ * GitHub test reporters read testsuites/testsuite/testcase/failure), and JSON.
+ */
+import { formatDuration } from './duration.js';
+import type { ScenarioResult } from './runner.js';
+
+export interface TextOptions {
+  colour?: boolean;
+}
+
+const paint = (on: boolean, code: string, s: string): string => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+export function formatResult(r: ScenarioResult, opts: TextOptions = {}): string {
+  const c = opts.colour ?? false;
+  const mark = r.passed ? paint(c, '32', '✓') : paint(c, '31', '✗');
+  const head = `${mark} ${r.name}  ${paint(c, '2', `(${r.file}, ${formatDuration(r.durationVirtualMs)} virtual, ${r.wallMs} ms)`)}`;
+  if (r.passed) return head;
+  const lines = [head];
+  for (const f of r.failures) {
+    const where = f.step < 0 ? 'setup' : `step ${f.step + 1}${f.line ? ` (${r.file}:${f.line})` : ''}`;
+    lines.push(`    ${paint(c, '31', `${where}: ${f.step < 0 ? f.message : (r.steps[f.step]?.kind ?? '')}`)}`);
+    if (f.checks.length > 0) {
+      for (const ch of f.checks) {
+        lines.push(`      ${ch.deviceId ? `${ch.deviceId} ` : ''}${ch.what}`);
+        lines.push(`        expected: ${paint(c, '32', ch.expected)}`);
+        lines.push(`        actual:   ${paint(c, '31', ch.actual)}`);
+      }
+    } else if (f.step >= 0) lines.push(`      ${f.message}`);
+    if (f.excerpt.length > 0) {
+      lines.push(`      timeline${f.deviceId ? ` of ${f.deviceId}` : ''} around +${formatDuration(f.t)}:`);
+      for (const e of f.excerpt) lines.push(`        ${paint(c, '2', e)}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function formatSummary(results: ScenarioResult[], opts: TextOptions = {}): string {
+  const failed = results.filter((r) => !r.passed).length;
+  const passed = results.length - failed;
+  const c = opts.colour ?? false;
+  return `${paint(c, failed ? '31' : '32', `${passed} passed`)}${failed ? `, ${paint(c, '31', `${failed} failed`)}` : ''} (${results.length} scenario${results.length === 1 ? '' : 's'})`;
+}
+
+/** XML 1.0 text: escape markup and drop characters XML cannot carry (ANSI escapes, NUL). */
+export function xmlText(s: string): string {
+  return s
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
+}
+
+/**
+ * JUnit XML: one testsuite per run, one testcase per scenario (classname = file). A failed
+ * expectation is a <failure>; a scenario that could not start (bad file, setup error) is an <error>.
+ */
+export function toJUnit(results: ScenarioResult[], suiteName = 'amtemu scenarios'): string {
+  const failures = results.filter((r) => !r.passed && r.failures.every((f) => f.step >= 0)).length;
+  const errors = results.filter((r) => r.failures.some((f) => f.step < 0)).length;
+  const seconds = (ms: number): string => (ms / 1000).toFixed(3);
+  const total = results.reduce((s, r) => s + r.wallMs, 0);
+  const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  out.push(`<testsuites name="${xmlText(suiteName)}" tests="${results.length}" failures="${failures}" errors="${errors}" time="${seconds(total)}">`);
+  out.push(`  <testsuite name="${xmlText(suiteName)}" tests="${results.length}" failures="${failures}" errors="${errors}" skipped="0" time="${seconds(total)}" timestamp="${new Date().toISOString().replace(/\.\d+Z$/, '')}">`);
+  for (const r of results) {
+    out.push(`    <testcase classname="${xmlText(r.file)}" name="${xmlText(r.name)}" time="${seconds(r.wallMs)}">`);
+    const setup = r.failures.find((f) => f.step < 0);
+    const detail = xmlText(formatResult(r));
+    if (setup) out.push(`      <error message="${xmlText(setup.message)}" type="ScenarioError">${detail}</error>`);
+    else if (!r.passed) {
+      const first = r.failures[0]!;
+      out.push(`      <failure message="${xmlText(`step ${first.step + 1}: ${first.message}`)}" type="ExpectationFailed">${detail}</failure>`);
+    }
+    out.push(`      <system-out>${xmlText(`virtual time: ${formatDuration(r.durationVirtualMs)}; ${r.steps.length} steps; ${r.timeline.length} timeline events`)}</system-out>`);
+    out.push('    </testcase>');
+  }
+  out.push('  </testsuite>', '</testsuites>', '');
+  return out.join('\n');
+}
+
+/** JSON report: everything, the timeline included (what a dashboard or a diff tool wants). */
+export function toJsonReport(results: ScenarioResult[]): string {
+  return `${JSON.stringify({ passed: results.every((r) => r.passed), results }, null, 2)}\n`;
+}
