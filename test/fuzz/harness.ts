@@ -27,6 +27,10 @@ export function timed<T>(name: string, fn: () => T): T {
     if (ms > (slowest.get(name) ?? 0)) slowest.set(name, ms);
   }
 }
+/** Record an async case's duration (timed() covers synchronous ones). */
+export function note(name: string, ms: number): void {
+  if (ms > (slowest.get(name) ?? 0)) slowest.set(name, ms);
+}
 export function report(name: string, runs: number): void {
   console.log(`[fuzz] ${name}: ${runs} cases, slowest ${(slowest.get(name) ?? 0).toFixed(2)} ms`);
 }
