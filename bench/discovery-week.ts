@@ -1,0 +1,151 @@
+/**
+ * (b) N setup-state devices × 7 virtual days of discovery with the provisioning server down:
+ * every hello (5 one-minute, 11 five-minute, 23 hourly = 39 per device in the 24 h bare-metal
+ * window, reference §2.1) resolves ProvisionServer.<domain> through the fake DNS server and
+ * is refused by a loopback port nobody listens on; DHCP renews at T1 for the whole week.
+ *
+ * Two variants, reported separately and labelled:
+ * - `real`: the Emulator on real loopback sockets (UDP DHCP/DNS, TCP connect per hello) in
+ *   virtual time. Bounded by a wall-time budget; when it runs out the run stops and the figure
+ *   is a projection from the attempts made so far (`completed: false`).
+ * - `memory`: the same firmware on an in-memory network (no sockets): firmware + clock cost.
+ */
+import { VirtualClock } from '../src/clock/virtual-clock.js';
+import { Timeline } from '../src/common/timeline.js';
+import { AmtDevice } from '../src/device/device.js';
+import { Emulator } from '../src/fleet/emulator.js';
+import { createFactoryImage } from '../src/nvram/defaults.js';
+import { getProfile } from '../src/nvram/profiles.js';
+import { collectGarbage, judge, note, refusedPort, round, type Figure, type Scale } from './lib.js';
+import { RefusingMemoryNetwork } from './memory-network.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Hellos a device sends in its 24 h bare-metal window (5 + 11 + 23). */
+const HELLOS_PER_WINDOW = 39;
+
+interface Counts {
+  attempts: number;
+  refused: number;
+  dnsAnswers: number;
+  renewals: number;
+}
+
+function counter(timeline: Timeline): { counts: Counts; stop: () => void } {
+  const counts: Counts = { attempts: 0, refused: 0, dnsAnswers: 0, renewals: 0 };
+  const stop = timeline.subscribe((e) => {
+    if (e.type === 'hello.failed') {
+      counts.attempts++;
+      counts.refused++;
+    } else if (e.type === 'hello.sent') counts.attempts++;
+    else if (e.type === 'dns.answer') counts.dnsAnswers++;
+    else if (e.type === 'dhcp.lease' && e.data['renewed'] === true) counts.renewals++;
+  });
+  return { counts, stop };
+}
+
+async function realWeek(scale: Scale): Promise<{ wallMs: number; virtualMs: number; completed: boolean; counts: Counts; projectedMs: number; rssMB: number; timelineEvents: number }> {
+  const n = scale.weekDevices;
+  const port = await refusedPort();
+  const clock = new VirtualClock();
+  const emu = await Emulator.start({
+    clock,
+    seed: 'bench-b',
+    network: { serverAddress: '127.0.0.1', dhcpPort: 0, dnsPort: 0, domain: 'bench.example.test', provisionServer: '127.0.0.1', ipBase: '127.91.0.10' },
+  });
+  emu.addDevices(n, { state: 'setup', helloPort: port, prefix: 'b' });
+  const { counts, stop } = counter(emu.timeline);
+  const target = scale.weekDays * DAY;
+  const t0 = performance.now();
+  emu.powerOnAll();
+  let completed = true;
+  // Advance in virtual-hour steps so the wall-time budget is checked often.
+  for (let step = 0; clock.now() < target && step < scale.weekDays * 24 + 1; step++) {
+    if (performance.now() - t0 > scale.weekBudgetMs) {
+      completed = false;
+      break;
+    }
+    await clock.advance(Math.min(HOUR, target - clock.now()));
+    if (step % 24 === 23) note(`(b real) virtual day ${Math.round(clock.now() / DAY)}: ${counts.attempts} hello attempts, ${round((performance.now() - t0) / 1000, 1)} s`);
+  }
+  const wallMs = performance.now() - t0;
+  stop();
+  const rssMB = process.memoryUsage().rss / 1e6;
+  const timelineEvents = emu.timeline.length;
+  await emu.stop();
+  // Hellos dominate: project the unfinished run from the share of the week's attempts made.
+  const expected = n * HELLOS_PER_WINDOW;
+  const projectedMs = completed ? wallMs : wallMs * (expected / Math.max(1, counts.attempts));
+  return { wallMs, virtualMs: clock.now(), completed, counts, projectedMs, rssMB, timelineEvents };
+}
+
+async function memoryWeek(scale: Scale): Promise<{ wallMs: number; virtualMs: number; counts: Counts; refusedByNetwork: number }> {
+  const n = scale.weekMemoryDevices;
+  const clock = new VirtualClock();
+  const timeline = new Timeline(clock);
+  const network = new RefusingMemoryNetwork(clock, '127.92.0.10');
+  const devices: AmtDevice[] = [];
+  for (let i = 1; i <= n; i++) {
+    const factory = () => createFactoryImage({ deviceId: `m${i}`, seed: 'bench-b' });
+    const image = factory();
+    image.provisioning.state = 'In';
+    image.mebx = { password: 'Mebx-Passw0rd!', passwordChanged: true };
+    devices.push(new AmtDevice({ image, profile: getProfile(image.firmware.profile), clock, timeline, network, factoryImage: factory }));
+  }
+  const { counts, stop } = counter(timeline);
+  const t0 = performance.now();
+  for (const d of devices) d.powerOn();
+  await clock.advance(scale.weekDays * DAY);
+  const wallMs = performance.now() - t0;
+  stop();
+  for (const d of devices) d.powerOff();
+  return { wallMs, virtualMs: clock.now(), counts, refusedByNetwork: network.hellosRefused };
+}
+
+export async function benchDiscoveryWeek(scale: Scale): Promise<Figure[]> {
+  const target = { of: 'value', op: '<' as const, value: 30 };
+  const real = await realWeek(scale);
+  note(`(b real) ${scale.weekDevices} devices: ${real.completed ? 'completed' : 'STOPPED at budget'} virtual ${round(real.virtualMs / DAY, 2)} d in ${round(real.wallMs / 1000, 1)} s, ${real.counts.attempts} attempts`);
+  collectGarbage();
+  const mem = await memoryWeek(scale);
+  note(`(b memory) ${scale.weekMemoryDevices} devices: ${scale.weekDays} virtual days in ${round(mem.wallMs / 1000, 1)} s, ${mem.counts.attempts} attempts`);
+  const realNotes = [
+    'real loopback sockets: UDP DHCP/DNS to the fake servers, one TCP connect per hello refused by a closed port; VirtualClock',
+    real.completed ? 'completed the whole virtual week' : `NOT completed: stopped at the ${scale.weekBudgetMs / 1000} s wall budget; value is a projection (wall × expected/made attempts)`,
+  ];
+  return [
+    {
+      id: 'b.real',
+      title: `${scale.weekDevices} devices × ${scale.weekDays} virtual days, server down, real sockets: wall time${real.completed ? '' : ' (PROJECTED)'}`,
+      value: round(real.projectedMs / 1000, 2),
+      unit: 's',
+      target,
+      met: real.completed && judge(real.wallMs / 1000, '<', 30),
+      detail: {
+        variant: 'real-sockets',
+        devices: scale.weekDevices,
+        completed: real.completed,
+        measuredWallS: round(real.wallMs / 1000, 2),
+        virtualDaysReached: round(real.virtualMs / DAY, 3),
+        helloAttempts: real.counts.attempts,
+        expectedAttempts: scale.weekDevices * HELLOS_PER_WINDOW,
+        attemptsPerSecond: round(real.counts.attempts / (real.wallMs / 1000), 0),
+        dnsAnswers: real.counts.dnsAnswers,
+        dhcpRenewals: real.counts.renewals,
+        rssMB: round(real.rssMB, 0),
+        timelineEvents: real.timelineEvents,
+      },
+      notes: realNotes,
+    },
+    {
+      id: 'b.memory',
+      title: `${scale.weekMemoryDevices} devices × ${scale.weekDays} virtual days, server down, IN-MEMORY network (no sockets): wall time`,
+      value: round(mem.wallMs / 1000, 2),
+      unit: 's',
+      target,
+      met: judge(mem.wallMs / 1000, '<', 30),
+      detail: { variant: 'in-memory', devices: scale.weekMemoryDevices, helloAttempts: mem.counts.attempts, refusedByNetwork: mem.refusedByNetwork, dhcpRenewals: mem.counts.renewals, virtualDays: mem.virtualMs / DAY },
+      notes: ['in-memory DeviceNetwork (bench/memory-network.ts): firmware logic, timeline and VirtualClock only — not the wire'],
+    },
+  ];
+}
