@@ -5,7 +5,7 @@
  * fleet file); the scenario loader has the same logic inline and can delegate here.
  */
 import type { ErrorObject } from 'ajv';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { AmtError } from './errors.js';
 
 export type JsonPath = Array<string | number>;
@@ -49,8 +49,33 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
   if (doc.errors.length > 0) {
     throw new FileLoadError(doc.errors.slice(0, 5).map((e) => ({ file, ...at(e.pos[0]), message: `YAML: ${cleanYamlMessage(e.message)}` })));
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new FileLoadError([{ file, ...yamlValueProblem(doc, e, at) }]);
+  }
   return { data, locate: (path, atKey = false) => locatePath(doc, path, atKey, at) };
+}
+
+/**
+ * `doc.toJS` throws a plain ReferenceError for an alias with no anchor before it (`*x`) and for
+ * an alias bomb (more than maxAliasCount expansions); neither shows in `doc.errors`. Turn it into
+ * a positioned problem at the first alias (found by the hardening fuzz suite, issue 9).
+ */
+export function yamlValueProblem(doc: Document, e: unknown, at: (offset: number) => SourcePos): SourcePos & { message: string } {
+  let offset = 0;
+  visit(doc, {
+    Alias(_k, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  const raw = e instanceof Error ? e.message : String(e);
+  const message = /Excessive alias count/.test(raw)
+    ? 'YAML: too many alias expansions (more than 100): an alias bomb is not accepted'
+    : `YAML: ${cleanYamlMessage(raw)}`;
+  return { ...at(offset), message };
 }
 
 function cleanYamlMessage(m: string): string {

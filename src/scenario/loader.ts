@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { AmtError } from '../common/errors.js';
+import { yamlValueProblem } from '../common/yaml-location.js';
 import { checkSemantics, type JsonPath } from './semantics.js';
 import type { LoadedScenario, Scenario, SourcePos } from './types.js';
 
@@ -67,7 +68,13 @@ export function loadScenarioText(text: string, file = '<inline>'): LoadedScenari
   if (doc.errors.length > 0) {
     throw new ScenarioLoadError(doc.errors.slice(0, 5).map((e) => ({ file, ...at(e.pos[0]), message: `YAML: ${cleanYamlMessage(e.message)}` })));
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // An alias without anchor or an alias bomb throws a plain ReferenceError (issue 9 fuzz).
+    throw new ScenarioLoadError([{ file, ...yamlValueProblem(doc, e, at) }]);
+  }
   const locate = (path: JsonPath, atKey = false): SourcePos => locatePath(doc, path, atKey, at);
   return checkScenario(data, file, locate);
 }
