@@ -48,6 +48,15 @@ export type AmtErrorCode =
   | 'DNS_TIMEOUT'
   | 'HELLO_CONNECT_FAILED'
   | 'WINDOW_CLOSED'
+  // setup paths (issue 10): TLS-PSK, USB setup.bin, MEBx, environment detection
+  | 'PSK_NOT_SUPPORTED'
+  | 'PSK_MISMATCH'
+  | 'REMOTE_CONFIG_NEEDS_WIRED_LAN'
+  | 'SMB_NO_REMOTE_CONFIG'
+  | 'SETUP_BIN_INVALID'
+  | 'SETUP_BIN_NO_RECORD'
+  | 'MEBX_PASSWORD_WRONG'
+  | 'OUTSIDE_HOME_DOMAIN'
   // input validation at the edges
   | 'BAD_INPUT';
 

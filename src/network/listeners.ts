@@ -11,7 +11,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { TLSSocket } from 'node:tls';
 import type { AmtDevice, Origin, RemoteSetupSession } from '../device/device.js';
 import { AmtHttpService, MAX_BODY_BYTES, type HttpResponseOut } from '../device/http/amt-http.js';
-import { DeviceTlsContexts, expectsSetupChain, peerChainDer, runPkiCh } from './port-tls.js';
+import { DeviceTlsContexts, expectsSetupChain, peerChainDer, pskAcceptor, runPkiCh } from './port-tls.js';
 
 export interface PortListenersOptions {
   /** The device that owns an IPv4 address, if any. */
@@ -155,15 +155,19 @@ export class PortListeners {
     if (socket.destroyed) return;
     const setup = expectsSetupChain(device, ctx.origin);
     const mutual = setup || (device.state === 'Post' && device.nvram.tls.remote.mutualAuthentication);
-    const t = new TLSSocket(socket, { isServer: true, secureContext, requestCert: mutual, rejectUnauthorized: false });
-    t.on('error', () => {
+    const psk = pskAcceptor(device, ctx.origin, ctx.peerAddress);
+    const t = new TLSSocket(socket, { isServer: true, secureContext, requestCert: mutual, rejectUnauthorized: false, ...(psk?.tlsOptions ?? {}) });
+    t.on('error', (e) => {
+      psk?.onError(e);
       t.destroy();
       socket.destroy();
     });
     t.setTimeout(this.opts.idleTimeoutMs ?? 30_000, () => t.destroy());
     t.once('secure', () => {
       device.record('tls.handshake', { protocol: t.getProtocol(), cipher: t.getCipher().name, origin: ctx.origin, peerAddress: ctx.peerAddress });
-      if (setup) {
+      const pskSession = psk?.onSecure(t);
+      if (pskSession) ctx.setupSession = pskSession;
+      else if (setup) {
         const session = runPkiCh(device, peerChainDer(t), ctx.peerAddress);
         // The firmware drops a TLS session whose chain fails PKI-CH.
         if (!session) {

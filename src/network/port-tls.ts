@@ -3,9 +3,10 @@
  * from the firmware profile) and the PKI-CH check of the provisioning server's client chain
  * (reference §1.3 step 4, §1.4 step 3, §4.3).
  */
-import { createSecureContext, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import { createSecureContext, DEFAULT_CIPHERS, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { AmtDevice, RemoteSetupSession } from '../device/device.js';
 import { validateSetupChain } from '../device/pkich.js';
+import { acceptPskSession, PSK_CIPHERS, pskKeyForIdentity, pskKeyMismatch } from '../device/psk.js';
 import { DeviceCertStore, type DeviceTlsIdentity } from '../pki/device-cert.js';
 
 type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
@@ -34,7 +35,10 @@ export class DeviceTlsContexts {
       minVersion: min,
       maxVersion: max,
       // Old firmware profiles speak TLS 1.0/1.1, which OpenSSL 3 refuses at its default level.
-      ...(ORDER.indexOf(min) < 2 ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+      // PSK suites are listed for the TLS-PSK setup session (src/device/psk.ts); OpenSSL only picks
+      // them on a connection that has a PSK callback, i.e. a remote setup connection. Node's
+      // default list ends in '!PSK', which would remove them for good, so that term is dropped.
+      ciphers: ORDER.indexOf(min) < 2 ? `DEFAULT:${PSK_CIPHERS}:@SECLEVEL=0` : `${DEFAULT_CIPHERS.replace(':!PSK', '')}:${PSK_CIPHERS}`,
     });
     this.contexts.set(device.id, { fingerprint: id.fingerprintSha256, ctx });
     return ctx;
@@ -72,10 +76,57 @@ export function expectsSetupChain(device: AmtDevice, origin: 'local' | 'remote')
 }
 
 /**
+ * TLS-PSK acceptance for one connection in the remote setup window (seed 001/002, issue 10).
+ * `tlsOptions` go into the TLSSocket; after 'secure' `onSecure` says whether the session is a
+ * PSK one (and records it); on a handshake error `onError` reports a wrong PPS.
+ */
+export interface PskAcceptor {
+  tlsOptions: { pskCallback: (socket: TLSSocket, identity: string) => Buffer | null };
+  onSecure(t: TLSSocket): RemoteSetupSession | undefined;
+  onError(err: Error): void;
+}
+
+export function pskAcceptor(device: AmtDevice, origin: 'local' | 'remote', peerAddress: string): PskAcceptor | undefined {
+  // TLS-PSK setup is the remote SCA's session; host-based windows are local-only (§5.4).
+  if (!expectsSetupChain(device, origin) || device.nvram.provisioning.window.hostBased) return undefined;
+  let offered: string | undefined;
+  let keyGiven = false;
+  let secured = false;
+  let reported = false;
+  return {
+    tlsOptions: {
+      pskCallback: (_socket, identity) => {
+        offered = identity;
+        const key = pskKeyForIdentity(device, identity, peerAddress);
+        keyGiven = key !== undefined;
+        return key ?? null;
+      },
+    },
+    onSecure: (t) => {
+      secured = true;
+      const cipher = t.getCipher().name;
+      if (offered === undefined || !keyGiven || !/PSK/.test(cipher)) return undefined;
+      return acceptPskSession(device, offered, peerAddress);
+    },
+    onError: (err) => {
+      // The identity was ours but the handshake failed: the keys differ (bad record MAC / decrypt).
+      if (reported || secured || !keyGiven || offered === undefined) return;
+      reported = true;
+      pskKeyMismatch(device, offered, peerAddress, (err as NodeJS.ErrnoException).code ?? err.message);
+    },
+  };
+}
+
+/**
  * Validate the client's chain against the device's trusted hashes and DNS suffix. Success sets
  * device.remoteSession; failure records `pkich.rejected` and leaves NVRAM untouched.
  */
 export function runPkiCh(device: AmtDevice, chain: Buffer[], peerAddress: string): RemoteSetupSession | undefined {
+  if (!device.nvram.network.wiredLan) {
+    // Seed 001 ("over the wired (only) production network") and seed 004 (no wired LAN → host-based or manual only).
+    device.record('pkich.rejected', { peerAddress, message: 'remote configuration needs the wired LAN; this platform has none' }, 'REMOTE_CONFIG_NEEDS_WIRED_LAN');
+    return undefined;
+  }
   if (chain.length === 0) {
     device.record('pkich.rejected', { peerAddress, message: 'the provisioning server sent no client certificate' }, 'NO_CLIENT_CERT');
     return undefined;

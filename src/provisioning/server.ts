@@ -12,6 +12,7 @@ import type { Clock, TimerId } from '../clock/clock.js';
 import { isAmtError } from '../common/errors.js';
 import { parseHello, type ParsedHello } from '../device/hello.js';
 import { selectChain, type ProvisioningChain } from './chain-select.js';
+import { findPskPair, pskClientTls, type PskPair } from './psk-pairs.js';
 import { activateHostBased, type HostBasedActivation, type HostBasedResult } from './host-based.js';
 import { COMMIT_SETTLE_MS, runRemoteConfiguration, type RemoteConfigProfile } from './remote-config.js';
 import { ProvisioningStepError, type ProvisioningEvent, type StepEmitter } from './steps.js';
@@ -45,6 +46,11 @@ export interface ProvisioningServerConfig {
    * `DEFAULT:@SECLEVEL=0` with TLS ≥ 1.1 (§5.4). Default: Node's defaults.
    */
   deviceTls?: { ciphers?: string; minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' };
+  /**
+   * TLS-PSK pairs this server knows (PID → PPS, seed 002). Without any, PSK (version 2) hellos
+   * are refused with PSK_NOT_SUPPORTED; with some, a PSK hello runs TLS-PSK remote configuration.
+   */
+  pskPairs?: PskPair[];
 }
 
 export type DeviceStatus = 'in-progress' | 'configured' | 'failed';
@@ -217,15 +223,19 @@ export class ProvisioningServer extends EventEmitter {
       this.emitStep(ip, 'hello.rejected', false, { reason: (e as Error).message, bytes: bytes.length }, isAmtError(e) ? e.code : 'BAD_INPUT');
       return;
     }
-    if (hello.version !== 3) {
+    if (hello.version !== 3 && !this.config.pskPairs?.length) {
       this.emitStep(ip, 'hello.rejected', false, { reason: 'PSK (version 2) hellos are not supported; only PKI version 3', uuid: hello.uuid }, 'PSK_NOT_SUPPORTED');
       return;
     }
-    this.emitStep(ip, 'hello.received', true, { uuid: hello.uuid, retryCount: hello.retryCount, hashes: hello.hashes.length, adminCredentialsSet: hello.adminCredentialsSet });
+    this.emitStep(ip, 'hello.received', true, {
+      uuid: hello.uuid, retryCount: hello.retryCount, adminCredentialsSet: hello.adminCredentialsSet,
+      ...(hello.version === 3 ? { hashes: hello.hashes.length } : { version: 2, pid: hello.pid }),
+    });
     this.active.add(ip);
     const rec: DeviceRecord = { deviceIp: ip, uuid: hello.uuid, status: 'in-progress', startedAt: this.clock.now() };
     this.recordMap.set(ip, rec);
-    const session = this.runBareMetal(ip, hello, rec).finally(() => {
+    const run = hello.version === 3 ? this.runBareMetal(ip, hello, rec) : this.runPsk(ip, hello, rec);
+    const session = run.finally(() => {
       if (!this.settling.has(ip)) this.active.delete(ip);
       this.sessions.delete(session);
     });
@@ -283,32 +293,72 @@ export class ProvisioningServer extends EventEmitter {
         ...(this.config.wsmanTimeoutMs ? { timeoutMs: this.config.wsmanTimeoutMs } : {}),
       });
       emit('tls.connect', true, { to: `${ip}:${this.config.deviceWsmanPort ?? 16993}`, user: 'admin' });
-      try {
-        const result = await runRemoteConfiguration(client, profile, {
-          clock: this.clock,
-          track,
-          ...(this.config.tlsCa ? { tlsCa: this.config.tlsCa } : {}),
-        }, emit);
-        rec.controlMode = 'acm';
-        if (result.amtVersion) rec.amtVersion = result.amtVersion;
-        // MeshCentral waits 5 s after CommitChanges, then records the device as ACM (§1.3 step 6).
-        // The wait is a Clock timer, not part of the session, so idle() never blocks on virtual time.
-        emit('commit.wait', true, { ms: COMMIT_SETTLE_MS });
-        const done = (): void => {
-          const s = this.settling.get(ip);
-          if (!s) return;
-          this.clock.cancel(s.timer);
-          this.settling.delete(ip);
-          this.active.delete(ip);
-          this.finish(rec, 'configured');
-        };
-        this.settling.set(ip, { timer: this.clock.setTimer(COMMIT_SETTLE_MS, done, `provisioning ${ip} commit wait`), finish: done });
-      } finally {
-        client.close();
-      }
+      await this.configureOver(ip, rec, profile, client, emit, track);
     } catch (e) {
       if (e instanceof ProvisioningStepError) this.finish(rec, 'failed', e.code, `${e.step}: ${e.message}`);
       else this.finish(rec, 'failed', 'INTERNAL_ERROR', (e as Error).message);
+    }
+  }
+
+  /** TLS-PSK remote configuration after a PSK hello (seed 002; identity = PID, key = PPS). */
+  private async runPsk(ip: string, hello: Extract<ParsedHello, { version: 2 }>, rec: DeviceRecord): Promise<void> {
+    const emit: StepEmitter = (step, ok, detail = {}, code) => this.emitStep(ip, step, ok, detail, code);
+    const track = <T>(p: Promise<T>): Promise<T> => this.clock.track(p);
+    try {
+      rec.host = ip;
+      const profile = this.pickProfile(hello.uuid);
+      if (!profile) {
+        this.finish(rec, 'failed', 'NO_PROFILE', `no profile matches UUID ${hello.uuid} and there is no default profile`);
+        return;
+      }
+      rec.profile = profile.name;
+      const pair = findPskPair(this.config.pskPairs ?? [], hello.pid);
+      if (!pair) {
+        emit('psk.unknown-pid', false, { pid: hello.pid }, 'PSK_UNKNOWN_PID');
+        this.finish(rec, 'failed', 'PSK_UNKNOWN_PID', `no PPS configured for PID ${hello.pid}`);
+        return;
+      }
+      emit('psk.pair-found', true, { pid: hello.pid });
+      const client = new WsmanClient({
+        host: ip,
+        port: this.config.deviceWsmanPort ?? 16993,
+        username: 'admin',
+        password: '',
+        tls: pskClientTls(pair),
+        ...(this.config.wsmanTimeoutMs ? { timeoutMs: this.config.wsmanTimeoutMs } : {}),
+      });
+      emit('tls.connect', true, { to: `${ip}:${this.config.deviceWsmanPort ?? 16993}`, user: 'admin', psk: true });
+      await this.configureOver(ip, rec, profile, client, emit, track);
+    } catch (e) {
+      if (e instanceof ProvisioningStepError) this.finish(rec, 'failed', e.code, `${e.step}: ${e.message}`);
+      else this.finish(rec, 'failed', 'INTERNAL_ERROR', (e as Error).message);
+    }
+  }
+
+  /** The WS-Man steps over an authenticated session, then the post-commit wait (PKI and PSK alike). */
+  private async configureOver(ip: string, rec: DeviceRecord, profile: ProvisioningProfileConfig, client: WsmanClient, emit: StepEmitter, track: <T>(p: Promise<T>) => Promise<T>): Promise<void> {
+    try {
+      const result = await runRemoteConfiguration(client, profile, {
+        clock: this.clock,
+        track,
+        ...(this.config.tlsCa ? { tlsCa: this.config.tlsCa } : {}),
+      }, emit);
+      rec.controlMode = 'acm';
+      if (result.amtVersion) rec.amtVersion = result.amtVersion;
+      // MeshCentral waits 5 s after CommitChanges, then records the device as ACM (§1.3 step 6).
+      // The wait is a Clock timer, not part of the session, so idle() never blocks on virtual time.
+      emit('commit.wait', true, { ms: COMMIT_SETTLE_MS });
+      const done = (): void => {
+        const s = this.settling.get(ip);
+        if (!s) return;
+        this.clock.cancel(s.timer);
+        this.settling.delete(ip);
+        this.active.delete(ip);
+        this.finish(rec, 'configured');
+      };
+      this.settling.set(ip, { timer: this.clock.setTimer(COMMIT_SETTLE_MS, done, `provisioning ${ip} commit wait`), finish: done });
+    } finally {
+      client.close();
     }
   }
 

@@ -18,7 +18,7 @@ export interface WsmanClientOptions {
   username: string;
   password: string;
   /** Present: HTTPS. certPem is the client chain, leaf first (PKI-CH). */
-  tls?: { certPem?: string; keyPem?: string; ciphers?: string; minVersion?: tls.SecureVersion };
+  tls?: { certPem?: string; keyPem?: string; ciphers?: string; minVersion?: tls.SecureVersion; psk?: { identity: string; key: Buffer } };
   /** Per request (connect + exchange), default 30 s. */
   timeoutMs?: number;
   localAddress?: string;
@@ -225,6 +225,8 @@ export class WsmanClient {
             ...(t.keyPem ? { key: t.keyPem } : {}),
             ...(t.ciphers ? { ciphers: t.ciphers } : {}),
             ...(t.minVersion ? { minVersion: t.minVersion } : {}),
+            // TLS-PSK setup (src/provisioning/psk-session.ts): identity = PID, key from the PPS; PSK suites exist up to TLS 1.2.
+            ...(t.psk ? { pskCallback: () => ({ identity: t.psk!.identity, psk: t.psk!.key }), maxVersion: 'TLSv1.2' as const } : {}),
             // The device certificate in setup is self-signed (reference §1.4 3a); trust comes from PKI-CH.
             rejectUnauthorized: false,
             ...(net.isIP(host) ? {} : { servername: host }),
