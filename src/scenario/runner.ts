@@ -7,7 +7,6 @@
 import { formatEvent, type TimelineEvent } from '../common/timeline.js';
 import { isAmtError } from '../common/errors.js';
 import { pthiStatusName } from '../device/pthi.js';
-import { attachListeners } from '../fleet/listeners.js';
 import { OsAgent } from '../provisioning/agent.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { describeCheck, evaluate, resolveDevices, type Check } from './expect.js';
@@ -75,20 +74,12 @@ function setupFailure(file: string, name: string, e: unknown, timeline: Timeline
   return { file, name, passed: false, durationVirtualMs: t, wallMs: 0, steps: [], failures: [{ step: -1, message, checks: [], t, excerpt: [] }], timeline };
 }
 
-/** The fleet's WS-Man listeners on free ports (redirection and RMCP are not needed by scenarios). */
-const fleetListeners: AttachListeners = async (emu) => {
-  const h = await attachListeners(emu, { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null });
-  return { ports: h.ports, close: () => h.close() };
-};
-
 export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): Promise<ScenarioResult> {
   const s = loaded.scenario;
   const started = performance.now();
   let world: World;
   try {
-    const needsListeners = typeof s.provisioningServer === 'object' && 'reference' in s.provisioningServer;
-    const attach = opts.attachListeners ?? (needsListeners ? fleetListeners : undefined);
-    world = await buildWorld(s, { attachListeners: attach });
+    world = await buildWorld(s, { attachListeners: opts.attachListeners });
   } catch (e) {
     return setupFailure(loaded.file, s.name, e);
   }

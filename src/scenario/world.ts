@@ -11,6 +11,7 @@ import { VirtualClock } from '../clock/virtual-clock.js';
 import { AmtError } from '../common/errors.js';
 import type { AmtDevice } from '../device/device.js';
 import { Emulator } from '../fleet/emulator.js';
+import { attachListeners } from '../fleet/listeners.js';
 import type { DnsFailureMode, DhcpBehaviour, ZoneRecord } from '../network/fake/index.js';
 import type { NvramImage } from '../nvram/image.js';
 import { addHash, deleteHash, setHashActive } from '../nvram/hash-table.js';
@@ -89,6 +90,12 @@ export function toDnsFailure(f: DnsFailureSpec): DnsFailureMode {
   return { kind: f };
 }
 
+/** The fleet's WS-Man listeners on free ports (redirection and RMCP are not needed by scenarios). */
+export const fleetListeners: AttachListeners = async (emu) => {
+  const h = await attachListeners(emu, { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null });
+  return { ports: h.ports, close: () => h.close() };
+};
+
 export interface BuildOptions {
   attachListeners?: AttachListeners | undefined;
 }
@@ -146,7 +153,7 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
       if (ps === 'down') endpoint = new FixedEndpoint('down', block.provisioning, port);
       else if (ps === 'sink') endpoint = new HelloSink(block.provisioning, port, () => clock.now());
       else {
-        if (opts.attachListeners) listeners = await opts.attachListeners(emu, faults);
+        listeners = await (opts.attachListeners ?? fleetListeners)(emu, faults);
         const ref = ps.reference;
         const server = new ProvisioningServer({
           clock,
@@ -209,7 +216,7 @@ async function stopEndpoint(endpoint: HelloEndpoint, virtual: VirtualClock | und
   clearTimeout(timer);
 }
 
-function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, endpoint: HelloEndpoint, pki: TestPki | undefined): AmtDevice {
+export function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, endpoint: HelloEndpoint, pki: TestPki | undefined): AmtDevice {
   return emu.addDevice({
     deviceId: id,
     ...(d.profile ? { profile: d.profile } : {}),
