@@ -52,7 +52,7 @@ describe('fuzz: scenario files', () => {
   const load = (t: string) => loadScenarioText(t, 'fz.yaml');
   it('random, byte-mutated and field-mutated scenario files: loaded or BAD_INPUT with positions', () => {
     fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 200 }), mutatedText(fc.constantFrom(...SCENARIOS)), fieldMutants(SCENARIOS)), check(load, 'scenario')), params(RUNS / 2));
-    report('scenario', RUNS / 2);
+    report('scenario', RUNS / 4);
   });
   it('alias bombs, deep nesting, huge numbers, bad unicode: BAD_INPUT', () => {
     for (const b of bombs) {
@@ -66,7 +66,7 @@ describe('fuzz: fleet files', () => {
   const load = (t: string) => loadFleetText(t, 'fz.yaml');
   it('random, byte-mutated and field-mutated fleet files: loaded or BAD_INPUT with positions', () => {
     fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 200 }), mutatedText(fc.constantFrom(...FLEETS)), fieldMutants(FLEETS)), check(load, 'fleet')), params(RUNS / 2));
-    report('fleet', RUNS / 2);
+    report('fleet', RUNS / 4);
   });
   it('alias bombs, deep nesting, huge counts, bad unicode: BAD_INPUT', () => {
     for (const b of bombs) {
