@@ -1,0 +1,110 @@
+/**
+ * What the API (and the dashboard) shows of a device, and the NVRAM patch: an RFC 7396 JSON
+ * merge patch on the image, checked against NVRAM_IMAGE_SCHEMA before it is written through
+ * AmtDevice.update — the same path every firmware write takes, so a data dir persists it.
+ */
+import type { TimelineEvent } from '../common/timeline.js';
+import type { AmtDevice } from '../device/device.js';
+import type { Emulator } from '../fleet/emulator.js';
+import type { NvramImage } from '../nvram/image.js';
+import { validateNvramImage } from '../nvram/schema.js';
+import { ApiError } from './errors.js';
+
+export interface DeviceSummary {
+  id: string;
+  uuid: string;
+  profile: string;
+  firmwareVersion: string;
+  state: string;
+  controlMode: string;
+  mode: string;
+  trigger: string;
+  powered: boolean;
+  link: boolean;
+  address: string | null;
+  plannedAddress: string | null;
+  hostname: string;
+  window: { kind: string; remainingMs: number; hellosSent: number };
+  lastEvent: TimelineEvent | null;
+}
+
+export function summarize(emu: Emulator, d: AmtDevice, last: TimelineEvent | undefined): DeviceSummary {
+  const img = d.nvram;
+  const w = d.window;
+  return {
+    id: d.id,
+    uuid: img.uuid,
+    profile: img.firmware.profile,
+    firmwareVersion: img.firmware.version,
+    state: d.state,
+    controlMode: d.controlMode,
+    mode: img.provisioning.mode,
+    trigger: img.provisioning.trigger,
+    powered: d.powered,
+    link: d.link,
+    address: d.address ?? null,
+    plannedAddress: emu.plannedAddress(d.id) ?? null,
+    hostname: img.network.hostname,
+    window: { kind: w.kind, remainingMs: Math.round(w.remainingMs), hellosSent: w.hellosSent },
+    lastEvent: last ?? null,
+  };
+}
+
+export const DEVICE_SUMMARY_SCHEMA = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    uuid: { type: 'string' },
+    profile: { type: 'string' },
+    firmwareVersion: { type: 'string' },
+    state: { type: 'string', enum: ['Pre', 'In', 'Post'] },
+    controlMode: { type: 'string', enum: ['none', 'CCM', 'ACM'] },
+    mode: { type: 'string' },
+    trigger: { type: 'string' },
+    powered: { type: 'boolean' },
+    link: { type: 'boolean' },
+    address: { type: ['string', 'null'] },
+    plannedAddress: { type: ['string', 'null'] },
+    hostname: { type: 'string' },
+    window: { type: 'object', properties: { kind: { type: 'string' }, remainingMs: { type: 'number' }, hellosSent: { type: 'integer' } } },
+    lastEvent: { type: ['object', 'null'], additionalProperties: true },
+  },
+} as const;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** RFC 7396: objects merge key by key, null deletes, anything else replaces. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+/** Fields the emulator owns: the file name, the format and the write counter. */
+const READ_ONLY = ['deviceId', 'schemaVersion', 'generation'] as const;
+
+export function patchNvram(d: AmtDevice, patch: Record<string, unknown>): NvramImage {
+  for (const k of READ_ONLY) {
+    if (k in patch && patch[k] !== (d.nvram as unknown as Record<string, unknown>)[k]) {
+      throw new ApiError(400, 'BAD_INPUT', `${k} cannot be changed through the API`);
+    }
+  }
+  const next = mergePatch(structuredClone(d.nvram), patch);
+  // validateNvramImage throws AmtError NVRAM_INVALID naming the JSON pointer of the first bad field.
+  validateNvramImage(next, `device ${d.id}`);
+  const image = next;
+  d.update((img) => {
+    const target = img as unknown as Record<string, unknown>;
+    for (const k of Object.keys(target)) delete target[k];
+    Object.assign(target, image);
+  });
+  d.record('nvram.patched', { keys: Object.keys(patch), generation: d.nvram.generation });
+  return d.nvram as NvramImage;
+}
