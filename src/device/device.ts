@@ -223,6 +223,8 @@ export class AmtDevice {
     const p = this.img.provisioning;
     if (p.state !== 'In' || p.window.kind !== 'closed' || p.window.bareMetalUsed) return;
     if (p.mode !== 'Enterprise' || p.trigger !== 'talk' || p.remoteConfigTimerHours <= 0) return;
+    // setup.bin var 28 "ME Provision Halt/Active" = Stop: no self-started hellos (an agent may still start them).
+    if (this.img.setup.provisionHalt) return;
     this.openWindow('bareMetal', p.remoteConfigTimerHours * HELLO_TIMING.HOUR, 'power-on in setup state');
   }
 
