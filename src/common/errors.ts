@@ -57,6 +57,8 @@ export type AmtErrorCode =
   | 'SETUP_BIN_NO_RECORD'
   | 'MEBX_PASSWORD_WRONG'
   | 'OUTSIDE_HOME_DOMAIN'
+  // authentication (brute-force lockout, src/device/http/amt-http.ts)
+  | 'AUTH_LOCKED_OUT'
   // input validation at the edges
   | 'BAD_INPUT';
 

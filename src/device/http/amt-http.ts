@@ -14,6 +14,24 @@ import { challengeHeader, digestHa1, NonceStore, parseDigestAuthorization, parse
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
+/**
+ * Brute-force lockout. The firmware's 401 page says "Incorrect user name or password, or user
+ * account temporarily locked" (reference §6.2) and its event log reports "Authentication failed
+ * x times. The system may be under attack", but no public source gives the threshold or the
+ * duration. choice: after LOCKOUT_THRESHOLD consecutive wrong digests for a known account, that
+ * account is refused for LOCKOUT_MS of device-clock time — even with the right password, so the
+ * lock is no oracle. A success resets the count; a missing Authorization header (the first leg
+ * of every digest exchange), a stale nonce or an unknown user name never counts. RAM state: a
+ * power loss clears it, like the nonces. Documented in docs/hardening.md.
+ */
+export const LOCKOUT_THRESHOLD = 5;
+export const LOCKOUT_MS = 60_000;
+
+interface AccountLock {
+  failures: number;
+  lockedUntil: number;
+}
+
 export interface HttpRequestIn {
   method: string;
   url: string;
@@ -47,6 +65,8 @@ const LOGON_FAILED_HTML =
 interface DeviceHttpState {
   nonces: NonceStore;
   wsman: WsmanDeviceState;
+  /** By user name; only accounts that exist (admin, LSA), so random names cannot grow it. */
+  locks: Map<string, AccountLock>;
 }
 
 export class AmtHttpService {
@@ -57,7 +77,7 @@ export class AmtHttpService {
   stateOf(device: AmtDevice): DeviceHttpState {
     let s = this.perDevice.get(device);
     if (!s) {
-      s = { nonces: new NonceStore(device.clock, device.random), wsman: new WsmanDeviceState() };
+      s = { nonces: new NonceStore(device.clock, device.random), wsman: new WsmanDeviceState(), locks: new Map() };
       this.perDevice.set(device, s);
     }
     return s;
@@ -106,8 +126,18 @@ export class AmtHttpService {
     const img = device.nvram;
     const user = params['username'] ?? '';
     const ha1 = this.ha1For(device, session, user);
+    const lock = ha1 ? this.lockOf(device, user) : undefined;
+    if (lock && device.clock.now() < lock.lockedUntil) {
+      device.record('http.auth-failed', { username: user.slice(0, 32), reason: 'account locked', lockedUntil: lock.lockedUntil }, 'AUTH_LOCKED_OUT');
+      return this.challenge(device, false);
+    }
     if (!ha1 || params['realm'] !== img.digestRealm || !params['nonce'] || !responseMatches(params, ha1, req)) {
       device.record('http.auth-failed', { username: user.slice(0, 32), reason: ha1 ? 'wrong digest' : 'unknown user' });
+      if (lock && ++lock.failures >= LOCKOUT_THRESHOLD) {
+        lock.failures = 0;
+        lock.lockedUntil = device.clock.now() + LOCKOUT_MS;
+        device.record('http.auth-locked', { username: user.slice(0, 32), failures: LOCKOUT_THRESHOLD, lockedForMs: LOCKOUT_MS }, 'AUTH_LOCKED_OUT');
+      }
       return this.challenge(device, false);
     }
     const nc = parseNc(params['nc']);
@@ -118,7 +148,18 @@ export class AmtHttpService {
       device.record('http.auth-failed', { username: user.slice(0, 32), reason: 'nonce count replayed' });
       return this.challenge(device, false);
     }
+    if (lock) lock.failures = 0;
     return this.accountOf(device, user);
+  }
+
+  private lockOf(device: AmtDevice, user: string): AccountLock {
+    const locks = this.stateOf(device).locks;
+    let l = locks.get(user);
+    if (!l) {
+      l = { failures: 0, lockedUntil: 0 };
+      locks.set(user, l);
+    }
+    return l;
   }
 
   private ha1For(device: AmtDevice, session: HttpSession, user: string): string | undefined {
