@@ -10,6 +10,7 @@ import type { Timeline, TimelineEvent } from '../common/timeline.js';
 import type { ControlMode, NvramImage, ProvisioningState } from '../nvram/image.js';
 import type { FirmwareProfile } from '../nvram/profile-types.js';
 import { locateSteps } from './discovery.js';
+import { detectEnvironment } from './environment-detection.js';
 import type { DeviceNetwork, DhcpHandle, DhcpLease, HelloTarget } from './environment.js';
 import { encodeHelloV2, encodeHelloV3 } from './hello.js';
 import { HELLO_TIMING, nextHelloOffset } from './hello-schedule.js';
@@ -63,6 +64,8 @@ export class AmtDevice {
   private helloInFlight = false;
   /** A hello slot came while the device had no address: it goes out as soon as a lease arrives. */
   private helloAwaitingLease = false;
+  /** Seed 004 environment detection: the last lease's option 15 is outside every home domain. */
+  private outsideHome = false;
   /** Set while an authenticated remote-configuration session (PKI-CH) runs. */
   remoteSession: RemoteSetupSession | undefined;
 
@@ -189,12 +192,27 @@ export class AmtDevice {
     this.dhcp = undefined;
     if (this.currentLease) this.record('dhcp.released', { address: this.currentLease.address });
     this.currentLease = undefined;
+    this.outsideHome = false;
+  }
+
+  /** Whether environment detection found this device outside its home domains (seed 004). */
+  get outsideHomeDomain(): boolean {
+    return this.outsideHome;
   }
 
   private onLease(lease: DhcpLease): void {
     const renewed = this.currentLease?.address === lease.address;
     this.currentLease = lease;
     this.record('dhcp.lease', { address: lease.address, domain: lease.domain, dnsServers: lease.dnsServers, renewed });
+    const env = detectEnvironment(this.img.setup.homeDomains, lease.domain);
+    if (env) {
+      this.outsideHome = !env.inside;
+      // Seed 004: outside the home domains the firmware network interface is closed.
+      this.record('environment.detected', {
+        inside: env.inside, domain: lease.domain ?? null, homeDomains: this.img.setup.homeDomains,
+        ...(env.matched ? { matched: env.matched } : { policy: 'network interface closed' }),
+      }, env.inside ? undefined : 'OUTSIDE_HOME_DOMAIN');
+    }
     if (!lease.domain) {
       // SDK cfgstartconfigurationex.htm: without option 15 the firmware has no domain to trust.
       this.record('dhcp.no-domain', { note: 'lease has no option 15; only the MEBx PKI DNS suffix can authorise a server' }, 'DHCP_NO_DOMAIN');
@@ -517,6 +535,8 @@ export class AmtDevice {
       if (port === 16995) return state === 'Post';
       return false;
     }
+    // Seed 004: outside the home domains the network interface is closed to remote peers.
+    if (this.outsideHome) return false;
     if (state === 'Post') {
       const remoteTls = this.img.tls.remote;
       const nonSecureAllowed = !remoteTls.enabled || remoteTls.acceptNonSecureConnections;

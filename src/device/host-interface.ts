@@ -89,8 +89,9 @@ export class HostInterface {
     if (!this.ready()) return this.done(name, PthiStatus.NOT_READY);
     if (d.state === 'Post') return this.done(name, PthiStatus.INVALID_AMT_MODE, undefined, { reason: 'device is configured (Post)' });
     if (d.state === 'In' && d.windowOpen()) return this.done(name, PthiStatus.INVALID_AMT_MODE, undefined, { reason: 'provisioning period has not elapsed' });
-    if (d.nvram.provisioning.mode === 'SMB') return this.done(name, PthiStatus.NOT_PERMITTED, undefined, { reason: 'SMB mode has no remote configuration' });
-    if (!d.nvram.network.wiredLan) return this.done(name, PthiStatus.NOT_PERMITTED, undefined, { reason: 'no wired LAN: remote configuration is unavailable' });
+    if (d.nvram.provisioning.mode === 'SMB') return this.done(name, PthiStatus.NOT_PERMITTED, undefined, { reason: 'SMB mode has no remote configuration', code: 'SMB_NO_REMOTE_CONFIG' });
+    // Seed 004: without a wired LAN only host-based or manual configuration remain.
+    if (!d.nvram.network.wiredLan) return this.done(name, PthiStatus.NOT_PERMITTED, undefined, { reason: 'no wired LAN: remote configuration is unavailable', code: 'REMOTE_CONFIG_NEEDS_WIRED_LAN' });
     // SDK cfgstartconfigurationex.htm: NOT_READY "typically means … not connected to a DHCP server or … option 15 is not present".
     if (ex && !d.lease) return this.done(name, PthiStatus.NOT_READY, undefined, { reason: 'no DHCP lease' });
     if (ex && !d.trustedDnsSuffix) return this.done(name, PthiStatus.NOT_READY, undefined, { reason: 'no DHCP option 15 and no PKI DNS suffix' });
