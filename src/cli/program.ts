@@ -11,6 +11,8 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerProvisionServerCommand } from './provision-server-command.js';
 import { registerAgentCommand } from './agent-command.js';
 import { registerRunCommand } from './run-command.js';
+import { registerMebxCommands } from './mebx-command.js';
+import { registerUsbSetupCommand } from './usb-setup-command.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -34,5 +36,7 @@ export function buildProgram(): Command {
   registerProvisionServerCommand(program);
   registerAgentCommand(program);
   registerRunCommand(program);
+  registerMebxCommands(program);
+  registerUsbSetupCommand(program);
   return program;
 }
