@@ -1,16 +1,19 @@
 /**
- * `amtemu serve`: fake DHCP, fake DNS and N devices on loopback until SIGINT/SIGTERM, in real
- * or scaled time, so an external provisioning server can talk to them.
+ * `amtemu serve`: fake DHCP, fake DNS and N devices on loopback until SIGINT/SIGTERM, in
+ * scaled or virtual time, so an external provisioning server can talk to them. `--config`
+ * reads a fleet file (src/fleet/fleet-file.ts); flags given on the command line win over the
+ * file. `--api-port` adds the control API and dashboard (src/api).
  */
 import type { Command } from 'commander';
-import { ScaledClock } from '../clock/real-clock.js';
+import { buildApi } from '../api/server.js';
 import { AmtError } from '../common/errors.js';
 import { formatEvent } from '../common/timeline.js';
-import { Emulator, type DeviceStateName } from '../fleet/emulator.js';
+import type { DeviceStateName } from '../fleet/emulator.js';
+import { DEFAULT_IP_BASE, loadFleetFile, type FleetDevice, type LoadedFleet } from '../fleet/fleet-file.js';
+import { startFleet, toDhcpBehaviour, type FleetPlan, type FleetProvisioning } from '../fleet/fleet-runner.js';
+import type { FirmwareProfileId } from '../nvram/image.js';
 import { FIRMWARE_PROFILE_IDS, isFirmwareProfileId } from '../nvram/profiles.js';
 import { isLoopback, parseIpv4 } from '../network/address-plan.js';
-import { attachListeners } from '../fleet/listeners.js';
-import { startReferenceServer } from '../fleet/reference-server.js';
 
 export interface ServeOptions {
   count: number;
@@ -33,7 +36,15 @@ export interface ServeOptions {
   rmcpPort: number;
   quiet?: boolean;
   seed?: string;
+  config?: string;
+  time: 'scaled' | 'virtual';
+  apiPort?: number;
+  apiHost: string;
+  apiToken?: string;
 }
+
+/** Which options the user typed (commander's value source); the rest are defaults the file may replace. */
+export type FlagSource = (name: keyof ServeOptions) => boolean;
 
 export function parseIntFlag(name: string, min: number, max: number): (v: string) => number {
   return (v: string) => {
@@ -73,6 +84,21 @@ function parseProfile(v: string): string {
   return v;
 }
 
+function parseTime(v: string): 'scaled' | 'virtual' {
+  if (v !== 'scaled' && v !== 'virtual') throw new AmtError('BAD_INPUT', `--time must be scaled or virtual, got "${v}"`);
+  return v;
+}
+
+function parseApiHost(v: string): string {
+  if (v !== 'localhost' && parseIpv4(v) === undefined && !/^[0-9a-fA-F:]+$/.test(v)) throw new AmtError('BAD_INPUT', `--api-host must be an IP address or localhost, got "${v}"`);
+  return v;
+}
+
+function parseApiToken(v: string): string {
+  if (!/^[\x21-\x7e]{16,200}$/.test(v)) throw new AmtError('BAD_INPUT', '--api-token must be 16–200 printable characters without spaces');
+  return v;
+}
+
 function parseDomain(v: string): string {
   if (!/^(?=.{1,223}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(v)) {
     throw new AmtError('BAD_INPUT', `--domain must be a DNS name like corp.example.test, got "${v}"`);
@@ -104,59 +130,127 @@ export function registerServeCommand(program: Command): void {
     .option('--rmcp-port <port>', 'RMCP presence pong, UDP (AMT: 623; 0 = off)', parseIntFlag('rmcp-port', 0, 65535), 623)
     .option('--seed <seed>', 'seed for reproducible UUIDs, MACs and secrets')
     .option('--quiet', 'do not print the timeline')
-    .action(async (opts: ServeOptions) => {
-      await runServe(opts);
+    .option('--config <fleet.yaml>', 'fleet file: templates x count, per-device overrides, network and provisioning server (schemas/fleet.schema.json); flags given here win')
+    .option('--time <kind>', 'scaled: wall time x --time-scale; virtual: time moves only through the control API', parseTime, 'scaled' as const)
+    .option('--api-port <port>', 'serve the control API, /docs and the dashboard on this port (0: any free port)', parseIntFlag('api-port', 0, 65535))
+    .option('--api-host <ip>', 'address the control API binds to; anything but loopback requires a bearer token', parseApiHost, '127.0.0.1')
+    .option('--api-token <token>', 'bearer token for the control API (default: none on loopback, generated and printed otherwise)', parseApiToken)
+    .action(async (opts: ServeOptions, cmd: Command) => {
+      await runServe(opts, (name) => cmd.getOptionValueSource(name) === 'cli');
     });
 }
 
-export async function runServe(opts: ServeOptions): Promise<void> {
-  const clock = new ScaledClock(opts.timeScale);
-  const builtin = opts.provisionServer === 'builtin';
-  const emu = await Emulator.start({
-    clock,
-    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
-    ...(opts.seed ? { seed: opts.seed } : {}),
+/**
+ * The fleet to start: from the flags alone (N identical devices, as before fleet files), or from
+ * a fleet file with every flag the user typed taking precedence over the file's value.
+ */
+export function planServe(opts: ServeOptions, typed: FlagSource, fleet?: LoadedFleet): FleetPlan {
+  const f = fleet?.spec;
+  const pick = <K extends keyof ServeOptions, T>(flag: K, fromFile: T | undefined): ServeOptions[K] | T => (typed(flag) || fromFile === undefined ? opts[flag] : fromFile);
+  if (fleet && typed('count')) throw new AmtError('BAD_INPUT', '--count cannot be combined with --config (the fleet file lists the devices)');
+  const fileTime = f?.time;
+  const time: FleetPlan['time'] =
+    typed('time') || typed('timeScale') || fileTime === undefined
+      ? opts.time === 'virtual' ? 'virtual' : { scaled: opts.timeScale }
+      : fileTime === 'virtual' ? 'virtual' : fileTime === 'real' ? { scaled: 1 } : fileTime;
+  let provisioning: FleetProvisioning;
+  const fileServer = f?.provisioningServer;
+  const domain = pick('domain', f?.network?.domain);
+  if (typed('provisionServer') || fileServer === undefined) {
+    provisioning = opts.provisionServer === 'builtin'
+      ? { kind: 'builtin', fqdn: `rcs.${domain ?? 'amtemu.test'}`, adminPassword: opts.adminPassword, mebxPassword: 'Mebx-Passw0rd!2', helloPort: opts.helloPort }
+      : { kind: 'address', address: opts.provisionServer, port: opts.helloPort };
+  } else if (fileServer === 'builtin' || 'builtin' in fileServer) {
+    const b = fileServer === 'builtin' ? {} : fileServer.builtin;
+    provisioning = {
+      kind: 'builtin',
+      fqdn: b.fqdn ?? `rcs.${domain ?? 'amtemu.test'}`,
+      adminPassword: b.adminPassword ?? opts.adminPassword,
+      mebxPassword: 'Mebx-Passw0rd!2',
+      helloPort: typed('helloPort') ? opts.helloPort : (b.helloPort ?? opts.helloPort),
+    };
+  } else {
+    if (!isLoopback(fileServer.address)) throw new AmtError('BAD_INPUT', `${fleet!.file}: provisioningServer.address must be in 127.0.0.0/8 (loopback mode), got "${fileServer.address}"`);
+    provisioning = { kind: 'address', address: fileServer.address, port: typed('helloPort') ? opts.helloPort : (fileServer.port ?? opts.helloPort) };
+  }
+  const ipBase = pick('ipBase', f?.network?.ipBase);
+  const serverAddress = pick('serverAddress', f?.network?.serverAddress);
+  for (const [name, v] of [['network.ipBase', ipBase], ['network.serverAddress', serverAddress]] as const) {
+    if (!isLoopback(v)) throw new AmtError('BAD_INPUT', `${fleet?.file ?? 'serve'}: ${name} must be in 127.0.0.0/8 (loopback mode), got "${v}"`);
+  }
+  const rmcp = pick('rmcpPort', f?.ports?.rmcp);
+  // Flags typed on the command line override every device of the file (e.g. --profile amt19).
+  const deviceFlags = {
+    ...(typed('state') ? { state: opts.state } : {}),
+    ...(typed('profile') ? { profile: opts.profile as FirmwareProfileId } : {}),
+    ...(typed('adminPassword') ? { adminPassword: opts.adminPassword } : {}),
+  };
+  const devices: FleetDevice[] = fleet
+    ? fleet.devices.map((d) => ({ id: d.id, fields: { ...d.fields, ...deviceFlags } }))
+    : Array.from({ length: opts.count }, (_, i) => ({ id: `pc${i + 1}`, fields: {} }));
+  const seed = pick('seed', f?.seed);
+  const dataDir = pick('dataDir', f?.dataDir);
+  return {
+    time,
+    ...(seed ? { seed } : {}),
+    ...(dataDir ? { dataDir } : {}),
     network: {
-      serverAddress: opts.serverAddress,
-      dhcpPort: opts.dhcpPort,
-      dnsPort: opts.dnsPort,
-      ...(opts.domain ? { domain: opts.domain } : {}),
-      provisionServer: builtin ? '127.0.0.1' : opts.provisionServer,
-      ipBase: opts.ipBase,
+      ...(domain ? { domain } : {}),
+      ipBase: ipBase ?? DEFAULT_IP_BASE,
+      serverAddress,
+      dhcpPort: pick('dhcpPort', f?.network?.dhcpPort),
+      dnsPort: pick('dnsPort', f?.network?.dnsPort),
+      ...(f?.network?.dhcp ? { dhcp: toDhcpBehaviour(f.network.dhcp) } : {}),
     },
-  });
-  const listeners = await attachListeners(emu, {
-    http: opts.httpPort,
-    https: opts.httpsPort,
-    redirection: opts.redirectionPort,
-    redirectionTls: opts.redirectionTlsPort,
-    rmcp: opts.rmcpPort === 0 ? null : opts.rmcpPort,
-  });
-  const ref = builtin
-    ? await startReferenceServer(emu, {
-        clock,
-        helloPort: opts.helloPort,
-        deviceWsmanPort: listeners.ports.https,
-        fqdn: `rcs.${opts.domain ?? 'amtemu.test'}`,
-        adminPassword: opts.adminPassword,
-        mebxPassword: 'Mebx-Passw0rd!2',
-      })
-    : undefined;
+    provisioning,
+    ports: {
+      http: pick('httpPort', f?.ports?.http),
+      https: pick('httpsPort', f?.ports?.https),
+      redirection: pick('redirectionPort', f?.ports?.redirection),
+      redirectionTls: pick('redirectionTlsPort', f?.ports?.redirectionTls),
+      rmcp: rmcp === 0 ? null : rmcp,
+    },
+    defaults: { state: opts.state, profile: opts.profile as FirmwareProfileId, adminPassword: opts.adminPassword },
+    devices,
+  };
+}
+
+export async function runServe(opts: ServeOptions, typed: FlagSource = () => !opts.config): Promise<void> {
+  const fleetFile = opts.config ? loadFleetFile(opts.config) : undefined;
+  const plan = planServe(opts, typed, fleetFile);
+  const fleet = await startFleet(plan);
+  const { emu, listeners, reference: ref } = fleet;
   const colour = Boolean(process.stdout.isTTY);
   if (!opts.quiet) emu.timeline.subscribe((e) => process.stdout.write(`${formatEvent(e, { colour })}\n`));
-  emu.addDevices(opts.count, {
-    state: opts.state,
-    profile: opts.profile as never,
-    helloPort: ref?.helloPort ?? opts.helloPort,
-    adminPassword: opts.adminPassword,
-    ...(ref ? { customize: ref.trustRoot } : {}),
-  });
-  const server = ref ? `built-in provisioning server 127.0.0.1:${ref.helloPort} (root SHA-256 ${ref.pki.rootHashes.sha256.slice(0, 16)}…)` : `provisioning server ${opts.provisionServer}:${opts.helloPort}`;
-  process.stdout.write(`amtemu: ${opts.count} device(s), ${opts.state}, DHCP ${opts.serverAddress}:${emu.fake.dhcpPort}, DNS ${opts.serverAddress}:${emu.fake.dnsPort}, ports ${listeners.describe()}, ${server}, time x${opts.timeScale}\n`);
-  for (const d of emu.devices.values()) {
-    const fqdn = opts.domain ? `${d.nvram.network.hostname}.${opts.domain}` : d.nvram.network.hostname;
+  const spec = fleetFile?.spec;
+  const apiPort = typed('apiPort') || spec?.api?.port === undefined ? opts.apiPort : spec.api.port;
+  const apiHost = typed('apiHost') || spec?.api?.host === undefined ? opts.apiHost : spec.api.host;
+  const apiToken = typed('apiToken') || spec?.api?.token === undefined ? opts.apiToken : spec.api.token;
+  const api = apiPort !== undefined
+    ? await buildApi({ emu, clock: fleet.clock, virtual: fleet.virtual, faults: fleet.faults, name: spec?.name ?? 'amtemu', host: apiHost, ...(apiToken ? { token: apiToken } : {}) })
+    : undefined;
+  const boundApi = api ? await api.listen(apiPort!).catch(async (e: unknown) => {
+    await api.close();
+    await fleet.stop();
+    throw new AmtError('BAD_INPUT', `control API cannot listen on ${apiHost}:${apiPort}: ${e instanceof Error ? e.message : String(e)}`);
+  }) : undefined;
+  const p = plan.provisioning;
+  const server = ref ? `built-in provisioning server 127.0.0.1:${ref.helloPort} (root SHA-256 ${ref.pki.rootHashes.sha256.slice(0, 16)}…)` : `provisioning server ${p.kind === 'address' ? `${p.address}:${p.port}` : ''}`;
+  const time = plan.time === 'virtual' ? 'virtual time (moves only through the control API)' : `time x${plan.time.scaled}`;
+  const states = [...new Set([...emu.devices.values()].map((d) => d.state))].join('/');
+  process.stdout.write(`amtemu: ${emu.devices.size} device(s), ${fleetFile ? `fleet ${spec?.name ?? fleetFile.file}, ${states}` : opts.state}, DHCP ${plan.network.serverAddress}:${emu.fake.dhcpPort}, DNS ${plan.network.serverAddress}:${emu.fake.dnsPort}, ports ${listeners.describe()}, ${server}, ${time}\n`);
+  for (const dup of fleetFile?.duplicateUuids ?? []) process.stdout.write(`amtemu: note: ${dup.devices.join(', ')} share UUID ${dup.uuid} (as written in the fleet file)\n`);
+  if (api && boundApi !== undefined) {
+    const shown = apiHost.includes(':') ? `[${apiHost}]` : apiHost;
+    process.stdout.write(`amtemu: control API http://${shown}:${boundApi}/ (dashboard; /docs, /openapi.json, /metrics)${api.policy.required ? `, bearer token ${api.policy.generated ? api.policy.token! : '(as given)'}` : ''}\n`);
+  }
+  const listed = [...emu.devices.values()];
+  for (const d of listed.slice(0, 200)) {
+    const domain = plan.network.domain;
+    const fqdn = domain ? `${d.nvram.network.hostname}.${domain}` : d.nvram.network.hostname;
     process.stdout.write(`  ${d.id.padEnd(8)} uuid ${d.nvram.uuid}  address ${emu.plannedAddress(d.id)}  fqdn ${fqdn}\n`);
   }
+  if (listed.length > 200) process.stdout.write(`  … and ${listed.length - 200} more (GET /api/devices lists them all)\n`);
   emu.powerOnAll();
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
@@ -166,7 +260,6 @@ export async function runServe(opts: ServeOptions): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  await ref?.stop();
-  await listeners.close();
-  await emu.stop();
+  await api?.close();
+  await fleet.stop();
 }
