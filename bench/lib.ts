@@ -31,7 +31,7 @@ export interface Scale {
 export const SCALES: Record<ScaleName, Scale> = {
   tiny: { name: 'tiny', startDevices: 50, weekDevices: 10, weekDays: 7, weekBudgetMs: 20_000, weekMemoryDevices: 50, hellos: 200, activations: 4, gets: 100, loopBudgetMs: 5_000 },
   small: { name: 'small', startDevices: 1_000, weekDevices: 500, weekDays: 7, weekBudgetMs: 60_000, weekMemoryDevices: 1_000, hellos: 2_000, activations: 20, gets: 2_000, loopBudgetMs: 15_000 },
-  full: { name: 'full', startDevices: 10_000, weekDevices: 10_000, weekDays: 7, weekBudgetMs: 180_000, weekMemoryDevices: 10_000, hellos: 8_000, activations: 60, gets: 10_000, loopBudgetMs: 30_000 },
+  full: { name: 'full', startDevices: 10_000, weekDevices: 10_000, weekDays: 7, weekBudgetMs: 120_000, weekMemoryDevices: 10_000, hellos: 8_000, activations: 60, gets: 10_000, loopBudgetMs: 30_000 },
 };
 
 /** One reported figure. `ratio` is value / baseline when a baseline ran side by side. */

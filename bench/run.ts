@@ -19,7 +19,8 @@ import { benchWsmanGetRate } from './wsman-get-rate.js';
 
 const BENCHES: Record<string, { title: string; run: (s: Scale) => Promise<Figure[]>; limitMs: (s: Scale) => number }> = {
   a: { title: 'start a fleet', run: benchFleetStart, limitMs: () => 180_000 },
-  b: { title: 'a week of discovery, server down', run: benchDiscoveryWeek, limitMs: (s) => s.weekBudgetMs + 240_000 },
+  // Two budgeted runs (real, in-memory), each may overshoot its budget by one virtual minute.
+  b: { title: 'a week of discovery, server down', run: benchDiscoveryWeek, limitMs: (s) => 2 * s.weekBudgetMs + 240_000 },
   c: { title: 'hellos per second', run: benchHelloRate, limitMs: (s) => s.loopBudgetMs + 60_000 },
   d: { title: 'PKI-CH activations per second', run: benchActivationRate, limitMs: (s) => s.loopBudgetMs + 120_000 },
   e: { title: 'digest WS-Man Gets per second', run: benchWsmanGetRate, limitMs: (s) => s.loopBudgetMs + 60_000 },
