@@ -23,6 +23,8 @@ export function registerDashboard(app: FastifyInstance, opts: { tokenRequired: b
   for (const name of Object.keys(FILES)) assets.set(name, readFileSync(new URL(name, dir), 'utf8'));
   const index = assets.get('index.html')!.replace('data-token-required="false"', `data-token-required="${String(opts.tokenRequired)}"`);
   app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type(FILES['index.html']!).send(index));
+  // Browsers ask for it on every page; an empty answer keeps their consoles clean.
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.status(204).send());
   app.get('/dashboard/:file', { schema: { hide: true, params: { type: 'object', properties: { file: { type: 'string', maxLength: 32 } } } } }, async (req, reply) => {
     const file = (req.params as { file: string }).file;
     const body = assets.get(file);
