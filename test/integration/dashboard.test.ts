@@ -85,7 +85,7 @@ describe('dashboard', () => {
     await fetch(`${base}/api/devices/desk2/power`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'off' }) });
     await page.locator('#device-rows tr[data-id="desk2"] td.ev', { hasText: 'power.off' }).waitFor({ timeout: 10_000 });
     await page.locator('#device-rows tr[data-id="desk2"] .power.off').waitFor({ timeout: 10_000 });
-    await page.waitForFunction(() => document.querySelector('#count-powered')?.textContent === '3', undefined, { timeout: 10_000 });
+    await page.locator('#count-powered', { hasText: /^3$/ }).waitFor({ timeout: 10_000 });
 
     // The device page: facts, timeline, NVRAM; then click Power off.
     await desk1.locator('a').first().click();
