@@ -17,6 +17,8 @@ export class VirtualClock implements Clock {
   private nextId = 1;
   private readonly heap = new TimerHeap();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Tracked operations finished so far (settle's progress signal). */
+  private completed = 0;
   readonly epoch: number;
 
   constructor(opts: VirtualClockOptions = {}) {
@@ -52,16 +54,32 @@ export class VirtualClock implements Clock {
       () => undefined,
     );
     this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p));
+    void p.finally(() => {
+      this.inflight.delete(p);
+      this.completed++;
+    });
     return work;
   }
 
-  /** Wait until tracked work is done and the event loop has had a turn to run its callbacks. */
-  async settle(): Promise<void> {
-    for (let round = 0; round < 1000; round++) {
+  /**
+   * Wait until tracked work is done and the event loop has had a turn to run its callbacks.
+   * Tracked work that is itself waiting for a virtual timer (a session whose reply the device
+   * delays) can only finish once time moves on, so settling stops when no tracked operation has
+   * finished for `stallMs` of real time: loopback I/O never stalls that long.
+   */
+  async settle(stallMs = 1000): Promise<void> {
+    let lastProgress = performance.now();
+    let done = this.completed;
+    for (;;) {
       await new Promise<void>((r) => setImmediate(r));
       if (this.inflight.size === 0) return;
       await Promise.race([Promise.all([...this.inflight]), new Promise((r) => setTimeout(r, 5))]);
+      if (this.completed !== done) {
+        done = this.completed;
+        lastProgress = performance.now();
+      } else if (performance.now() - lastProgress > stallMs) {
+        return;
+      }
     }
   }
 

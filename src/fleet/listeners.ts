@@ -6,7 +6,7 @@
  * loses it. The device certificate store is shared so 16993 and 16995 present the same cert.
  */
 import { DeviceCertStore } from '../pki/device-cert.js';
-import { PortListeners } from '../network/listeners.js';
+import { PortListeners, type FaultHook } from '../network/listeners.js';
 import { DeviceTlsContexts } from '../network/port-tls.js';
 import { RedirectionListener } from '../network/redirection-listener.js';
 import { RmcpResponder } from '../network/rmcp.js';
@@ -21,6 +21,8 @@ export interface ListenerPorts {
   redirectionTls?: number | null;
   /** UDP presence pong; null disables it (binding 623 needs root). */
   rmcp?: number | null;
+  /** Fault rules applied to WS-Man requests (scenario `fault:` steps, the control API). */
+  faults?: FaultHook;
 }
 
 export interface AttachedListeners {
@@ -35,17 +37,23 @@ export interface AttachedListeners {
 export async function attachListeners(emu: Emulator, ports: ListenerPorts): Promise<AttachedListeners> {
   const certs = new DeviceCertStore();
   const tls = new DeviceTlsContexts(certs);
-  const wsman = new PortListeners({ lookup: (a) => emu.deviceAt(a), httpPort: ports.http, tlsPort: ports.https, tls });
+  const wsman = new PortListeners({ lookup: (a) => emu.deviceAt(a), httpPort: ports.http, tlsPort: ports.https, tls, ...(ports.faults ? { faults: ports.faults } : {}) });
   await wsman.start();
   let redirection: RedirectionListener | undefined;
   let rmcp: RmcpResponder | undefined;
   const unsubscribe: Array<() => void> = [];
-  // Firmware RAM (digest nonces, TLS settings waiting for CommitChanges) does not survive power-off.
+  // Firmware RAM (digest nonces, TLS settings waiting for CommitChanges) and every open
+  // connection are gone at power-off.
   unsubscribe.push(
     emu.timeline.subscribe((e) => {
-      if (e.type === 'power.off') {
-        const d = emu.devices.get(e.deviceId);
-        if (d) wsman.http.reset(d);
+      if (e.type !== 'power.off') return;
+      const d = emu.devices.get(e.deviceId);
+      if (!d) return;
+      wsman.http.reset(d);
+      const address = emu.plannedAddress(d.id);
+      if (address) {
+        wsman.disconnect(address);
+        redirection?.disconnect(address);
       }
     }),
   );

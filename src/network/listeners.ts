@@ -34,6 +34,27 @@ export interface PortListenersOptions {
   headersTimeoutMs?: number;
   /** Log sink for operator-level problems (pino-compatible). */
   log?: (msg: string, data?: Record<string, unknown>) => void;
+  /** Fault rules consulted once per request (the scenario runner's and the API's FaultRules). */
+  faults?: FaultHook;
+}
+
+/** What a fault rule does to one request (src/scenario/faults.ts explains each effect). */
+export type FaultDecision =
+  | { kind: 'delay'; ms: number }
+  | { kind: 'drop' }
+  | { kind: 'reset' }
+  | { kind: 'hang' }
+  | { kind: 'empty' }
+  | { kind: 'fail'; returnValue?: number };
+
+export interface FaultHook {
+  decide(ctx: { deviceId: string; port: number; action?: string }): FaultDecision | undefined;
+}
+
+/** The WS-Man Action of a request body, cheaply (the full parse happens in the WS-Man service). */
+export function soapAction(body: string): string | undefined {
+  const m = /<(?:[A-Za-z_][\w.-]*:)?Action\b[^>]*>\s*([^<\s]{1,512})\s*</.exec(body.length > 65536 ? body.slice(0, 65536) : body);
+  return m?.[1];
 }
 
 /** What the listener knows about an accepted connection. */
@@ -45,6 +66,11 @@ interface ConnContext {
   tls: boolean;
   /** The PKI-CH session this connection established, if any. */
   setupSession?: RemoteSetupSession;
+}
+
+function optionalAction(chunks: Buffer[]): { action?: string } {
+  const action = soapAction(Buffer.concat(chunks).toString('utf8'));
+  return action ? { action } : {};
 }
 
 export function isLoopbackV4(addr: string): boolean {
@@ -210,6 +236,37 @@ export class PortListeners {
       }
     }
     const { device } = ctx;
+    let injectReturnValue: number | undefined;
+    const fault = tooLarge ? undefined : this.opts.faults?.decide({ deviceId: device.id, port: ctx.port, ...optionalAction(chunks) });
+    if (fault) {
+      switch (fault.kind) {
+        case 'reset':
+          req.socket.resetAndDestroy();
+          return;
+        case 'drop':
+          // The connection ends with no answer: the EOF clients see when firmware restarts its stack.
+          req.socket.destroy();
+          return;
+        case 'hang':
+          // Silent until the client gives up (the idle timeout ends it on our side).
+          return;
+        case 'empty':
+          this.send(res, { status: 200, headers: { Server: `Intel(R) Active Management Technology ${device.nvram.firmware.version}`, 'Content-Type': 'application/soap+xml;charset=UTF-8' }, body: '', close: false, chunked: false });
+          return;
+        case 'delay':
+          // Not clock.track()ed: the wait ends on a clock timer, and virtual time must be free to reach it.
+          await new Promise<void>((r) => device.clock.setTimer(fault.ms, r));
+          break;
+        case 'fail':
+          injectReturnValue = fault.returnValue ?? 1;
+          break;
+      }
+    }
+    // A powered-off ME answers nothing, even a request it had already read (power loss mid-session).
+    if (!device.powered) {
+      req.socket.destroy();
+      return;
+    }
     let out: HttpResponseOut;
     try {
       if (tooLarge) {
@@ -218,7 +275,7 @@ export class PortListeners {
         const pkiSession = ctx.setupSession !== undefined && device.remoteSession === ctx.setupSession;
         out = await this.http.handle(
           device,
-          { conn: { port: ctx.port, origin: ctx.origin, peerAddress: ctx.peerAddress, tls: ctx.tls }, pkiSession },
+          { conn: { port: ctx.port, origin: ctx.origin, peerAddress: ctx.peerAddress, tls: ctx.tls, ...(injectReturnValue !== undefined ? { injectReturnValue } : {}) }, pkiSession },
           { method: req.method ?? 'GET', url: req.url ?? '/', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), body: Buffer.concat(chunks) },
         );
       }
@@ -246,6 +303,18 @@ export class PortListeners {
       res.end(body);
     }
     if (out.close) res.once('finish', () => res.socket?.end());
+  }
+
+  /** Drop every connection made to this address: a powered-off ME keeps no TCP state. */
+  disconnect(address: string): number {
+    let n = 0;
+    for (const s of this.sockets) {
+      if (v4(s.localAddress) === address) {
+        s.destroy();
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Open connections (for tests and the control API). */

@@ -98,6 +98,18 @@ export class RedirectionListener {
     this.contexts.delete(deviceId);
   }
 
+  /** Drop every session to this address: a powered-off ME keeps no TCP state. */
+  disconnect(address: string): number {
+    let n = 0;
+    for (const s of this.sockets) {
+      if (normalizeAddress(s.localAddress) === address) {
+        s.destroy();
+        n++;
+      }
+    }
+    return n;
+  }
+
   private listen(host: string, port: number, onConn: (s: net.Socket) => void): Promise<net.Server> {
     // pauseOnConnect: no byte is read before routing, so a TLS wrap later sees the ClientHello.
     const srv = net.createServer({ pauseOnConnect: true }, (s) => {

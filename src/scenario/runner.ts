@@ -373,7 +373,12 @@ async function runFault(step: StepSpec, world: World): Promise<{ ok: boolean; me
   }
   if (f.rule) {
     const r = f.rule;
-    const effect = r.effect === 'delay' ? { kind: 'delay' as const, ms: parseDuration(r.delay!) } : { kind: r.effect };
+    const effect =
+      r.effect === 'delay'
+        ? { kind: 'delay' as const, ms: parseDuration(r.delay!) }
+        : r.effect === 'fail' && r.returnValue !== undefined
+          ? { kind: 'fail' as const, returnValue: r.returnValue }
+          : { kind: r.effect };
     world.faults.add({
       effect,
       ...(r.name ? { name: r.name } : {}),

@@ -129,6 +129,8 @@ export interface FaultRuleSpec {
   delay?: DurationInput;
   firstN?: number;
   probability?: number;
+  /** With effect fail: the ReturnValue answered instead of running the method. */
+  returnValue?: number;
 }
 
 export interface FaultSpec {

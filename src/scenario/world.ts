@@ -91,8 +91,8 @@ export function toDnsFailure(f: DnsFailureSpec): DnsFailureMode {
 }
 
 /** The fleet's WS-Man listeners on free ports (redirection and RMCP are not needed by scenarios). */
-export const fleetListeners: AttachListeners = async (emu) => {
-  const h = await attachListeners(emu, { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null });
+export const fleetListeners: AttachListeners = async (emu, faults) => {
+  const h = await attachListeners(emu, { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null, faults });
   return { ports: h.ports, close: () => h.close() };
 };
 

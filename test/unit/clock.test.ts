@@ -82,6 +82,18 @@ describe('VirtualClock', () => {
     expect(order).toEqual(['io done', 'next timer']);
   });
 
+  it('moves on when tracked work is itself waiting for a later virtual timer', async () => {
+    const c = new VirtualClock();
+    const order: string[] = [];
+    c.setTimer(10, () => {
+      // A session whose reply the device delays by a virtual timer: it can only end when time moves.
+      void c.track(new Promise<void>((r) => c.setTimer(100, () => { order.push('delayed reply'); r(); })));
+    });
+    c.setTimer(50, () => order.push('timer at 50'));
+    await c.advance(200);
+    expect(order).toEqual(['timer at 50', 'delayed reply']);
+  });
+
   it('rejects negative or non-finite delays', () => {
     const c = new VirtualClock();
     expect(() => c.setTimer(-1, () => {})).toThrow(/≥ 0/);

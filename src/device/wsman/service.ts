@@ -151,9 +151,10 @@ export class WsmanService {
     const inputName = `${method}_INPUT`;
     if (req.bodyName !== '' && req.bodyName !== inputName) return Faults.invalidRepresentation(`Expected ${inputName} in the Body.`);
     const raw = asObject(asObject(req.body)[inputName]);
-    const result = await handler(ctx, readProperties(raw), raw);
+    const injected = ctx.conn.injectReturnValue;
+    const result = injected !== undefined ? { returnValue: injected } : await handler(ctx, readProperties(raw), raw);
     if (isFault(result)) return result;
-    ctx.device.record(`wsman.${name}.${method}`, { returnValue: result.returnValue, account: ctx.account, origin: ctx.conn.origin });
+    ctx.device.record(`wsman.${name}.${method}`, { returnValue: result.returnValue, account: ctx.account, origin: ctx.conn.origin, ...(injected !== undefined ? { injected: true } : {}) });
     const outs = Object.entries(result.out ?? {})
       .map(([k, v]) => propXml('g', k, v))
       .join('');

@@ -33,6 +33,11 @@ export interface ConnectionInfo {
   origin: Origin;
   peerAddress: string;
   tls: boolean;
+  /**
+   * Set for one request by a fault rule (`fail`): a method call answers this ReturnValue without
+   * running, as flaky firmware does (AdminSetup failing once, key-pair generation needing retries).
+   */
+  injectReturnValue?: number;
 }
 
 /** WS-Man state the firmware keeps in RAM, not NVRAM: lost on power loss. */
