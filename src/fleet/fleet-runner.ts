@@ -79,8 +79,10 @@ export async function startFleet(plan: FleetPlan): Promise<RunningFleet> {
   });
   let listeners: AttachedListeners | undefined;
   let reference: ReferenceServer | undefined;
+  // One registry for the fleet: the API edits it, the WS-Man listeners apply it per request.
+  const faults = new FaultRules({ ...(plan.seed ? { seed: plan.seed } : {}), timeline: emu.timeline });
   try {
-    listeners = await attachListeners(emu, plan.ports);
+    listeners = await attachListeners(emu, { ...plan.ports, faults });
     if (p.kind === 'builtin') {
       reference = await startReferenceServer(emu, {
         clock,
@@ -99,7 +101,6 @@ export async function startFleet(plan: FleetPlan): Promise<RunningFleet> {
     await emu.stop();
     throw e;
   }
-  const faults = new FaultRules({ ...(plan.seed ? { seed: plan.seed } : {}), timeline: emu.timeline });
   const attached = listeners;
   return {
     plan,

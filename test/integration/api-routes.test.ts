@@ -3,6 +3,7 @@
  * route, bad bodies answered 400 with a code, NVRAM patch validated and persisted, snapshot and
  * revert round trip, virtual time only through the API, fault rules, timeline queries, /metrics.
  */
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type ControlApi } from '../../src/api/server.js';
 import { startFleet, type RunningFleet } from '../../src/fleet/fleet-runner.js';
@@ -183,6 +184,25 @@ describe('control API', () => {
     await call('POST', '/api/faults', { effect: { kind: 'reset' }, port: 16992 });
     expect((await call('DELETE', '/api/faults')).status).toBe(204);
     expect(fleet.faults.size).toBe(0);
+  });
+
+  it('applies a fault rule posted through the API to real WS-Man traffic', async () => {
+    const pc1 = fleet.emu.device('pc1');
+    const post = (): Promise<number | string> =>
+      new Promise((resolve) => {
+        // From the PC's own address: the host OS reaching its ME on 16992 (local, open on AMT 16).
+        const req = http.request({ host: pc1.address!, port: fleet.listeners.ports.http, localAddress: pc1.address!, path: '/wsman', method: 'POST', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+        req.end('<x/>');
+      });
+    expect((await call('POST', '/api/faults', { name: 'reset once', deviceId: 'pc1', port: 16992, firstN: 1, effect: { kind: 'reset' } })).status).toBe(201);
+    expect(await post()).toBe('ECONNRESET');
+    expect(await post()).toBe(401);
+    expect((await call('GET', '/api/timeline?deviceId=pc1&type=fault.reset')).json.events).toHaveLength(1);
+    expect((await call('DELETE', '/api/faults')).status).toBe(204);
   });
 
   it('queries the timeline by device, type prefix, time range and code', async () => {
