@@ -120,7 +120,10 @@ describe('MeshCentral hello server parses our hellos', () => {
     expect(got.helloversion).toBe(3);
     expect(got.retryCount).toBe(3);
     expect(got.adminCredentialsSet).toBe(device.nvram.mebx.passwordChanged);
-    expect(got.hashes).toEqual(device.nvram.certHashes.filter((h) => h.isActive).map((h) => h.hash));
+    // Custom roots are announced first, then the factory defaults (README: hashes in the hello).
+    const active = device.nvram.certHashes.filter((h) => h.isActive);
+    expect(got.hashes).toEqual([...active.filter((h) => !h.isDefault), ...active.filter((h) => h.isDefault)].map((h) => h.hash));
+    expect(got.hashes[0]).toBe(ROOT);
     // checkAcmActivation matched its certificate on our root hash and asked for that chain.
     await waitFor(() => chainRequests.length > 0);
     expect(chainRequests).toEqual([{ fqdn: 'prov.corp.example.test', sha256: ROOT }]);
