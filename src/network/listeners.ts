@@ -96,11 +96,16 @@ export class PortListeners {
     this.http = opts.http ?? new AmtHttpService();
     this.tls = opts.tls ?? new DeviceTlsContexts();
     // node:http parses requests on sockets we hand it; it never listens itself.
-    this.httpParser = createHttpServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: opts.headersTimeoutMs ?? 10_000, keepAliveTimeout: 30_000 }, (req, res) => {
+    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+    // connectionsCheckingInterval: how often node checks headersTimeout (default 30 s, which
+    // would let a slow client keep its connection three times longer than headersTimeout says).
+    this.httpParser = createHttpServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout), keepAliveTimeout: 30_000 }, (req, res) => {
       void this.onRequest(req, res);
     });
     this.httpParser.timeout = opts.idleTimeoutMs ?? 30_000;
-    this.httpParser.on('clientError', (_err, socket) => {
+    this.httpParser.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // Headers or request too slow (slowloris): close without an answer, as the idle timeout does.
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return socket.destroy();
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       socket.destroy();
     });
@@ -117,6 +122,10 @@ export class PortListeners {
     const host = this.opts.host ?? '0.0.0.0';
     this.plainServer = await this.listen(this.opts.httpPort ?? 16992, host, (s) => this.onConnection(s, false));
     this.tlsServer = await this.listen(this.opts.tlsPort ?? 16993, host, (s) => this.onConnection(s, true));
+    // node enforces headersTimeout/requestTimeout from a timer it starts on 'listening'. This
+    // server never listens (sockets are handed to it), so start that timer here: without it a
+    // client trickling one header byte a second held its connection forever (issue 9 slowloris).
+    this.httpParser.emit('listening');
   }
 
   private listen(port: number, host: string, onConn: (s: Socket) => void): Promise<NetServer> {
@@ -134,6 +143,8 @@ export class PortListeners {
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+    // Stops the timeout timer started in start() (the callback gets "not running": expected).
+    this.httpParser.close(() => undefined);
     await Promise.all(
       [this.plainServer, this.tlsServer].map(
         (srv) => new Promise<void>((resolve) => (srv ? srv.close(() => resolve()) : resolve())),
