@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock, TimerId } from '../clock/clock.js';
 import { AmtError, type AmtErrorCode } from '../common/errors.js';
 import type { Timeline, TimelineEvent } from '../common/timeline.js';
-import type { ControlMode, NvramImage, ProvisioningState } from '../nvram/image.js';
+import type { ConfigurationWindow, ControlMode, NvramImage, ProvisioningState } from '../nvram/image.js';
 import type { FirmwareProfile } from '../nvram/profile-types.js';
 import { locateSteps } from './discovery.js';
 import { detectEnvironment } from './environment-detection.js';
@@ -33,6 +33,10 @@ export interface AmtDeviceOptions {
   factoryImage: () => NvramImage;
   /** Random bytes (nonces, passwords); injectable for reproducible runs. */
   random?: (n: number) => Buffer;
+}
+
+function withWindow(img: NvramImage, window: ConfigurationWindow): NvramImage {
+  return { ...img, provisioning: { ...img.provisioning, window } };
 }
 
 /** How late a hello slot may be and still be sent as that slot (real and scaled clocks jitter). */
@@ -150,6 +154,8 @@ export class AmtDevice {
   powerOff(reason: 'off' | 'loss' = 'off'): void {
     if (!this.poweredOn) return;
     this.syncWindowElapsed();
+    // Keep the accumulated uptime across the power cycle (ITJ 2008: "accumulated system up-time").
+    if (this.windowOpen()) this.setWindow(this.img.provisioning.window);
     this.poweredOn = false;
     this.disarmWindow();
     this.helloAwaitingLease = false;
@@ -297,7 +303,19 @@ export class AmtDevice {
     const now = this.clock.now();
     const delta = now - this.windowMark;
     this.windowMark = now;
-    if (delta > 0) w.elapsedMs += delta; // in-memory counter; persisted on the next update()
+    // The uptime counter lives in RAM and reaches NVRAM with the next write (a hello, power-off,
+    // any transition). A new image object keeps earlier snapshots of `nvram` unchanged.
+    if (delta > 0) this.img = withWindow(this.img, { ...w, elapsedMs: w.elapsedMs + delta });
+  }
+
+  /**
+   * Write just the window: the hot path of a fleet (one write per hello). Shares every other
+   * part of the image instead of deep-cloning it, with the same persist-first rule as update().
+   */
+  private setWindow(w: ConfigurationWindow): void {
+    const next = withWindow(this.img, w);
+    const stored = this.persistFn?.(next);
+    this.img = stored ?? { ...next, generation: next.generation + 1 };
   }
 
   private disarmWindow(): void {
@@ -353,9 +371,7 @@ export class AmtDevice {
       this.syncWindowElapsed();
       const w = this.img.provisioning.window;
       const retryCount = w.hellosSent;
-      this.update((img) => {
-        img.provisioning.window = { ...w, hellosSent: w.hellosSent + 1 };
-      });
+      this.setWindow({ ...w, hellosSent: w.hellosSent + 1 });
       const target = await this.locateProvisioningServer(lease);
       if (!target) return;
       const bytes = this.buildHello(retryCount);

@@ -12,7 +12,7 @@ import { createFactoryImage } from '../nvram/defaults.js';
 import type { FirmwareProfileId, NvramImage, ProvisioningState } from '../nvram/image.js';
 import { getProfile } from '../nvram/profiles.js';
 import { NvramStore } from '../nvram/store.js';
-import { planAddresses } from '../network/address-plan.js';
+import { deviceAddress, planAddresses } from '../network/address-plan.js';
 import { startFakeNetwork, type DhcpBehaviour, type FakeNetwork, type ZoneRecord } from '../network/fake/index.js';
 import { SocketNetwork } from '../network/socket-network.js';
 
@@ -67,6 +67,7 @@ export class Emulator {
   private readonly byAddress = new Map<string, AmtDevice>();
   private readonly store: NvramStore | undefined;
   private readonly addresses: string[] = [];
+  private readonly addressOf = new Map<string, string>();
   private readonly network: SocketNetwork;
 
   private constructor(
@@ -120,9 +121,9 @@ export class Emulator {
 
   addDevice(spec: DeviceSpec): AmtDevice {
     if (this.devices.has(spec.deviceId)) throw new AmtError('BAD_INPUT', `device "${spec.deviceId}" already exists`);
-    const plan = planAddresses(this.options.network.ipBase, this.addresses.length + 1);
-    if (!plan.ok) throw new AmtError('BAD_INPUT', plan.message);
-    const address = plan.value[this.addresses.length]!;
+    const planned = deviceAddress(this.options.network.ipBase, this.addresses.length);
+    if (!planned.ok) throw new AmtError('BAD_INPUT', planned.message);
+    const address = planned.value;
     const factory = (): NvramImage =>
       createFactoryImage({
         deviceId: spec.deviceId,
@@ -152,6 +153,7 @@ export class Emulator {
     const mac = image.macs[0];
     if (mac) this.reservations[mac] = address;
     this.addresses.push(address);
+    this.addressOf.set(spec.deviceId, address);
     this.devices.set(spec.deviceId, device);
     this.byAddress.set(address, device);
     return device;
@@ -163,8 +165,7 @@ export class Emulator {
   }
 
   plannedAddress(deviceId: string): string | undefined {
-    const i = [...this.devices.keys()].indexOf(deviceId);
-    return i >= 0 ? this.addresses[i] : undefined;
+    return this.addressOf.get(deviceId);
   }
 
   device(id: string): AmtDevice {
