@@ -3,7 +3,7 @@
  * where wall time drives the timers), snapshot and revert, and fault rules.
  */
 import type { FastifyInstance } from 'fastify';
-import { tryParseDuration } from '../../scenario/duration.js';
+import { MAX_DURATION_MS, tryParseDuration } from '../../scenario/duration.js';
 import type { FaultRule } from '../../scenario/faults.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -97,6 +97,9 @@ export function registerControlRoutes(app: FastifyInstance, deps: ApiDeps): void
     const v = needVirtual();
     const t = (req.body as { t: number }).t;
     if (t < v.now()) throw new ApiError(409, 'TIME_BACKWARDS', `virtual time is already ${v.now()} ms; it cannot be set back to ${t}`);
+    // Same bound as /advance: an unbounded target (t: 1e15) ran the fleet's timers for ever and
+    // blocked every later time request behind it (found by the issue 9 API fuzz).
+    if (t - v.now() > MAX_DURATION_MS) throw new ApiError(400, 'BAD_INPUT', `t: ${t} is more than 400 days ahead of virtual time ${v.now()} ms`);
     await serial(() => v.runUntil(t));
     return timeInfo();
   });
