@@ -13,7 +13,7 @@ import { VirtualClock } from '../../src/clock/virtual-clock.js';
 import { checkDnsMessage } from '../../src/network/dns-wire.js';
 import { FirmwareDnsResolver } from '../../src/network/dns-resolver.js';
 import { FakeDnsServer } from '../../src/network/fake/dns-server.js';
-import { mutatedBytes, params, report, RUNS, timed } from './harness.js';
+import { mutatedBytes, note, params, report, RUNS, timed } from './harness.js';
 
 const label = fc.stringMatching(/^[a-z0-9-]{1,12}$/);
 const name = fc.array(label, { minLength: 1, maxLength: 5 }).map((l) => l.join('.'));
@@ -135,7 +135,9 @@ describe('fuzz: firmware resolver reading hostile answers (real UDP)', () => {
           const truncated = bad.subarray(0, 2 + (cut % (bad.length - 1)));
           return [truncated, bad, answer(id, 'provisionserver.corp.example.test', ['127.0.0.9'])];
         };
+        const t0 = performance.now();
         const r = await resolver.resolve('provisionserver.corp.example.test', [`127.0.0.1:${port}`]);
+        note('dns resolver (udp)', performance.now() - t0);
         if (r.ok) for (const a of r.value) expect(a).toMatch(/^\d{1,3}(\.\d{1,3}){3}$/);
         else expect(['DNS_NXDOMAIN', 'DNS_SERVFAIL', 'DNS_TIMEOUT']).toContain(r.code);
       }),
