@@ -38,6 +38,13 @@ export interface RedirectionListenerOptions {
   session?: Omit<RedirectionSessionOptions, 'peer' | 'origin' | 'tls' | 'console'>;
   /** Wall time allowed for a TLS handshake before the socket is dropped. */
   tlsHandshakeTimeoutMs?: number;
+  /**
+   * Wall time from accept (or from the TLS handshake) until a SOL/IDER/KVM session has started.
+   * The session's own handshake timer runs on the device clock, which a virtual-time fleet may
+   * never advance; without this guard silent consoles held their sockets, and the listener's
+   * shared maxConnections, for ever (issue 9). Default 30 s.
+   */
+  handshakeWallTimeoutMs?: number;
   /** Bytes queued for a console that does not read before the session is cut. */
   maxQueuedBytes?: number;
   /** Concurrent connections per port. */
@@ -230,7 +237,22 @@ export class RedirectionListener {
       },
     };
     session = new RedirectionSession(device, transport, { peer, origin, tls: isTls, ...this.opts.session });
-    stream.on('data', (chunk: Buffer) => session!.receive(chunk));
+    const guardMs = this.opts.handshakeWallTimeoutMs ?? 30_000;
+    const handshaking = (): boolean => session!.state === 'start' || session!.state === 'auth' || session!.state === 'ready';
+    // A deadline, not an idle timer: a console trickling bytes must not extend it.
+    let guard: NodeJS.Timeout | undefined = setTimeout(() => {
+      guard = undefined;
+      if (handshaking()) session!.close(`no SOL/IDER/KVM session started within ${guardMs} ms (wall time)`, 'REDIRECTION_TIMEOUT');
+    }, guardMs);
+    const disarm = (): void => {
+      if (guard) clearTimeout(guard);
+      guard = undefined;
+    };
+    raw.once('close', disarm);
+    stream.on('data', (chunk: Buffer) => {
+      session!.receive(chunk);
+      if (guard && !handshaking()) disarm();
+    });
     stream.once('close', () => session!.peerClosed());
     stream.once('end', () => session!.peerClosed());
   }
