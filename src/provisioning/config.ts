@@ -12,6 +12,7 @@ import { certHashes, pemToDerList } from '../pki/hashes.js';
 import type { ProvisioningChain } from './chain-select.js';
 import type { ProvisioningProfileConfig } from './server.js';
 import type { TlsCa } from './tls-setup.js';
+import { yamlValueProblem } from '../common/yaml-location.js';
 
 export interface ProvisioningFileConfig {
   helloPort: number;
@@ -139,7 +140,14 @@ export function loadProvisioningConfigText(text: string, file = '<inline>', base
     const e = doc.errors[0]!;
     throw bad(file, lc.linePos(e.pos[0]).line, e.message.split('\n')[0] ?? 'YAML syntax error');
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // An alias without anchor or an alias bomb throws a plain ReferenceError (issue 9 fuzz).
+    const p = yamlValueProblem(doc, e, (offset) => ({ line: lc.linePos(offset).line, column: lc.linePos(offset).col }));
+    throw bad(file, p.line, p.message);
+  }
   if (!validate(data)) {
     const e = validate.errors![0]!;
     const path = e.instancePath.split('/').slice(1);
