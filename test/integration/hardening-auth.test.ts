@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/clock/virtual-clock.js';
 import type { AmtDevice } from '../../src/device/device.js';
 import { LOCKOUT_MS, LOCKOUT_THRESHOLD } from '../../src/device/http/amt-http.js';
-import { DEFAULT_NONCE_LIFETIME_MS } from '../../src/device/http/digest.js';
+import { DEFAULT_NONCE_LIFETIME_MS, MAX_NONCES } from '../../src/device/http/digest.js';
 import { md5hex } from '../../src/device/redirection/auth.js';
 import { PortListeners } from '../../src/network/listeners.js';
 import { RedirectionListener } from '../../src/network/redirection-listener.js';
@@ -141,6 +141,21 @@ describe('digest nonces on the wire', () => {
     const stale = await post(plain(device), c, 3);
     expect(stale.status).toBe(401);
     expect(parseChallenge(stale.headers['www-authenticate'] as string)?.stale).toBe('true');
+  });
+});
+
+describe('nonce flood', () => {
+  it(`200 unauthenticated requests keep at most ${MAX_NONCES} nonces; a client whose nonce was evicted recovers through stale="true"`, async () => {
+    const d = a12;
+    const c = await challenge(plain(d));
+    expect((await post(plain(d), c, 1)).status).toBe(200);
+    for (let i = 0; i < 200; i++) await challenge(plain(d));
+    expect(listeners.http.stateOf(d).nonces.size).toBeLessThanOrEqual(MAX_NONCES);
+    const evicted = await post(plain(d), c, 2);
+    expect(evicted.status).toBe(401);
+    const fresh = parseChallenge(evicted.headers['www-authenticate'] as string)!;
+    expect(fresh.stale).toBe('true');
+    expect((await post(plain(d), fresh, 1)).status).toBe(200);
   });
 });
 
