@@ -73,6 +73,15 @@ export interface DeviceRecord {
 
 /** Largest hello we accumulate (MeshCentral drops the connection past 16000 bytes). */
 export const MAX_HELLO_BYTES = 16000;
+/**
+ * Wall time a hello connection may stay silent before we stop holding virtual time for it, and
+ * the wall-time deadline for the whole hello. A device writes its hello right after connecting;
+ * a port scanner or stray client that connects and says nothing held a tracked promise, so every
+ * virtual-clock step stalled settle() for a second, for as long as the socket stayed open —
+ * which was for ever (issue 9).
+ */
+export const HELLO_TRACK_GRACE_MS = 1_000;
+export const HELLO_DEADLINE_MS = 10_000;
 
 const HELLO_PAGE = '<!DOCTYPE html><html><head><meta charset="UTF-8"><title>amtemu provisioning server</title></head>'
   + '<body>Intel&reg; AMT hello server (amtemu). Devices send hellos to this port.</body></html>';
@@ -177,6 +186,8 @@ export class ProvisioningServer extends EventEmitter {
     // I/O: hold a tracked promise from accept until the hello has been handed on.
     let release: () => void = () => undefined;
     void this.clock.track(new Promise<void>((r) => (release = r)));
+    const grace = setTimeout(() => size === 0 && release(), HELLO_TRACK_GRACE_MS);
+    const deadline = setTimeout(() => socket.destroy(), HELLO_DEADLINE_MS);
     socket.on('error', () => undefined);
     socket.on('data', (d: Buffer) => {
       if (overflow || answeredHttp) return;
@@ -195,6 +206,8 @@ export class ProvisioningServer extends EventEmitter {
       }
     });
     socket.on('close', () => {
+      clearTimeout(grace);
+      clearTimeout(deadline);
       try {
         if (answeredHttp) return;
         if (overflow) {
