@@ -9,7 +9,7 @@ import { buildApi } from '../api/server.js';
 import { AmtError } from '../common/errors.js';
 import { formatEvent } from '../common/timeline.js';
 import type { DeviceStateName } from '../fleet/emulator.js';
-import { DEFAULT_IP_BASE, loadFleetFile, type FleetDevice, type LoadedFleet } from '../fleet/fleet-file.js';
+import { DEFAULT_IP_BASE, loadFleetFile, type FleetDevice, type FleetDeviceFields, type LoadedFleet } from '../fleet/fleet-file.js';
 import { startFleet, toDhcpBehaviour, type FleetPlan, type FleetProvisioning } from '../fleet/fleet-runner.js';
 import type { FirmwareProfileId } from '../nvram/image.js';
 import { FIRMWARE_PROFILE_IDS, isFirmwareProfileId } from '../nvram/profiles.js';
@@ -35,6 +35,8 @@ export interface ServeOptions {
   redirectionTlsPort: number;
   rmcpPort: number;
   quiet?: boolean;
+  idPrefix?: string;
+  trustRoot?: string[];
   seed?: string;
   config?: string;
   time: 'scaled' | 'virtual';
@@ -129,6 +131,8 @@ export function registerServeCommand(program: Command): void {
     .option('--redirection-tls-port <port>', 'redirection over TLS (AMT: 16995)', parseIntFlag('redirection-tls-port', 0, 65535), 16995)
     .option('--rmcp-port <port>', 'RMCP presence pong, UDP (AMT: 623; 0 = off)', parseIntFlag('rmcp-port', 0, 65535), 623)
     .option('--seed <seed>', 'seed for reproducible UUIDs, MACs and secrets')
+    .option('--id-prefix <prefix>', 'device ids are <prefix>1, <prefix>2, … (UUIDs and MACs derive from them: give each shard its own)', parseIdPrefix, 'pc')
+    .option('--trust-root <sha256>', 'add this root certificate SHA-256 to every device as a custom trusted hash (repeatable), as an admin would in MEBx', collectTrustRoot, [] as string[])
     .option('--quiet', 'do not print the timeline')
     .option('--config <fleet.yaml>', 'fleet file: templates x count, per-device overrides, network and provisioning server (schemas/fleet.schema.json); flags given here win')
     .option('--time <kind>', 'scaled: wall time x --time-scale; virtual: time moves only through the control API', parseTime, 'scaled' as const)
@@ -144,6 +148,22 @@ export function registerServeCommand(program: Command): void {
  * The fleet to start: from the flags alone (N identical devices, as before fleet files), or from
  * a fleet file with every flag the user typed taking precedence over the file's value.
  */
+function parseIdPrefix(v: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,39}$/.test(v)) throw new AmtError('BAD_INPUT', `--id-prefix must start with a letter and use letters, digits, - or _ (≤ 40), got "${v}"`);
+  return v;
+}
+
+function collectTrustRoot(v: string, previous: string[]): string[] {
+  const hex = v.replace(/:/g, '').toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new AmtError('BAD_INPUT', `--trust-root must be a SHA-256 in hex (64 digits, colons allowed), got "${v}"`);
+  return [...previous, hex];
+}
+
+function trustRootFields(roots: string[] | undefined): FleetDeviceFields {
+  if (!roots?.length) return {};
+  return { hashes: { add: roots.map((hash, i) => ({ name: `trusted root ${i + 1}`, algorithm: 'SHA256' as const, hash })) } };
+}
+
 export function planServe(opts: ServeOptions, typed: FlagSource, fleet?: LoadedFleet): FleetPlan {
   const f = fleet?.spec;
   const pick = <K extends keyof ServeOptions, T>(flag: K, fromFile: T | undefined): ServeOptions[K] | T => (typed(flag) || fromFile === undefined ? opts[flag] : fromFile);
@@ -186,8 +206,13 @@ export function planServe(opts: ServeOptions, typed: FlagSource, fleet?: LoadedF
     ...(typed('adminPassword') ? { adminPassword: opts.adminPassword } : {}),
   };
   const devices: FleetDevice[] = fleet
-    ? fleet.devices.map((d) => ({ id: d.id, fields: { ...d.fields, ...deviceFlags } }))
-    : Array.from({ length: opts.count }, (_, i) => ({ id: `pc${i + 1}`, fields: {} }));
+    ? fleet.devices.map((d) => {
+        const fields: FleetDeviceFields = { ...d.fields, ...deviceFlags };
+        const extra = trustRootFields(opts.trustRoot).hashes?.add;
+        if (extra) fields.hashes = { ...fields.hashes, add: [...(fields.hashes?.add ?? []), ...extra] };
+        return { id: d.id, fields };
+      })
+    : Array.from({ length: opts.count }, (_, i) => ({ id: `${opts.idPrefix ?? 'pc'}${i + 1}`, fields: trustRootFields(opts.trustRoot) }));
   const seed = pick('seed', f?.seed);
   const dataDir = pick('dataDir', f?.dataDir);
   return {

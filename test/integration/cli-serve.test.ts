@@ -78,6 +78,8 @@ describe('amtemu serve', () => {
       [['serve', '--state', 'broken'], /^amtemu: BAD_INPUT: --state must be factory, setup or configured/],
       [['serve', '--nope'], /^amtemu: error: unknown option '--nope'\n$/],
       [['serve', '--provision-server', 'example.com'], /^amtemu: BAD_INPUT: --provision-server must be an IPv4 address/],
+      [['serve', '--trust-root', 'abc'], /^amtemu: BAD_INPUT: --trust-root must be a SHA-256 in hex/],
+      [['serve', '--id-prefix', '9x'], /^amtemu: BAD_INPUT: --id-prefix must start with a letter/],
     ] as const) {
       const r = spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
       expect(r.status, args.join(' ')).toBe(2);
