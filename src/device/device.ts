@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock, TimerId } from '../clock/clock.js';
-import { AmtError, type AmtErrorCode } from '../common/errors.js';
+import { AmtError, isAmtError, type AmtErrorCode } from '../common/errors.js';
 import type { Timeline, TimelineEvent } from '../common/timeline.js';
 import type { ConfigurationWindow, ControlMode, NvramImage, ProvisioningState } from '../nvram/image.js';
 import type { FirmwareProfile } from '../nvram/profile-types.js';
@@ -226,7 +226,21 @@ export class AmtDevice {
     // A hello slot that found no address goes out now, as firmware says hello once it has an IP.
     if (this.helloAwaitingLease && !this.helloInFlight) {
       this.helloAwaitingLease = false;
-      void this.clock.track(this.sayHello());
+      void this.clock.track(this.sayHello().catch((e: unknown) => this.inFirmwareTask(() => { throw e; })));
+    }
+  }
+
+  /**
+   * Run firmware work that no caller waits for (a timer, a DHCP callback). A failed NVRAM write
+   * (disk full, no file descriptors) becomes a coded timeline event and the device keeps its last
+   * good image, instead of an exception that would take the whole fleet process down.
+   */
+  private inFirmwareTask(work: () => void): void {
+    try {
+      work();
+    } catch (e) {
+      if (!isAmtError(e, 'NVRAM_IO')) throw e;
+      this.record('nvram.write-failed', { message: e.message }, 'NVRAM_IO');
     }
   }
 
@@ -334,7 +348,7 @@ export class AmtDevice {
     if (this.windowEndTimer === undefined) {
       this.windowEndTimer = this.clock.setTimer(Math.max(0, w.lengthMs - w.elapsedMs), () => {
         this.windowEndTimer = undefined;
-        this.closeWindow('expired');
+        this.inFirmwareTask(() => this.closeWindow('expired'));
       }, `${this.id} window end`);
     }
     if (!this.sendsHellos() || this.helloTimer !== undefined || this.helloAwaitingLease) return;
@@ -345,7 +359,7 @@ export class AmtDevice {
     if (next === undefined || next >= w.lengthMs) return;
     this.helloTimer = this.clock.setTimer(next - w.elapsedMs, () => {
       this.helloTimer = undefined;
-      void this.clock.track(this.sayHello());
+      void this.clock.track(this.sayHello().catch((e: unknown) => this.inFirmwareTask(() => { throw e; })));
     }, `${this.id} hello`);
   }
 
@@ -371,7 +385,16 @@ export class AmtDevice {
       this.syncWindowElapsed();
       const w = this.img.provisioning.window;
       const retryCount = w.hellosSent;
-      this.setWindow({ ...w, hellosSent: w.hellosSent + 1 });
+      const counted = { ...w, hellosSent: w.hellosSent + 1 };
+      try {
+        this.setWindow(counted);
+      } catch (e) {
+        // The RAM counter moves on even when flash cannot be written (NVRAM catches up on the
+        // next good write); otherwise the same slot would fire again at once, forever.
+        if (!isAmtError(e, 'NVRAM_IO')) throw e;
+        this.img = withWindow(this.img, counted);
+        this.record('nvram.write-failed', { message: e.message }, 'NVRAM_IO');
+      }
       const target = await this.locateProvisioningServer(lease);
       if (!target) return;
       const bytes = this.buildHello(retryCount);

@@ -194,7 +194,13 @@ export class PortListeners {
     const mutual = setup || (device.state === 'Post' && device.nvram.tls.remote.mutualAuthentication);
     const psk = pskAcceptor(device, ctx.origin, ctx.peerAddress);
     const t = new TLSSocket(socket, { isServer: true, secureContext, requestCert: mutual, rejectUnauthorized: false, ...(psk?.tlsOptions ?? {}) });
+    let secured = false;
+    t.once('secure', () => {
+      secured = true;
+    });
     t.on('error', (e) => {
+      // A refused handshake (old TLS version, no shared cipher) is worth a line on the timeline.
+      if (!secured) device.record('tls.failed', { peerAddress: ctx.peerAddress, origin: ctx.origin, reason: String((e as NodeJS.ErrnoException).code ?? e.message).slice(0, 120) }, 'TLS_HANDSHAKE_FAILED');
       psk?.onError(e);
       t.destroy();
       socket.destroy();

@@ -60,5 +60,8 @@ describe('openssl s_client handshakes with 16993', () => {
     const refused = await sClient(`${amt16.address}:${listeners.tlsPort}`, old);
     expect(refused).toContain('Cipher is (NONE)');
     expect(refused).toMatch(/alert protocol version/);
+    // The refusal is on the device's timeline with a code.
+    const failed = amt16.timeline.query({ deviceId: amt16.id, type: 'tls.failed' });
+    expect(failed.at(-1)).toMatchObject({ code: 'TLS_HANDSHAKE_FAILED', data: { reason: expect.stringMatching(/VERSION|PROTOCOL/i) } });
   });
 });

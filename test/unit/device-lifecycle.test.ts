@@ -162,6 +162,33 @@ describe('device lifecycle', () => {
     expect(writes.at(-1)).toEqual(device.nvram);
   });
 
+  it('a failed NVRAM write during a hello is a coded event, not a crash; the schedule goes on', async () => {
+    const { MemoryNetwork } = await import('../helpers/memory-network.js');
+    const { AmtError } = await import('../../src/common/errors.js');
+    const f = makeDevice({ image: (img) => { img.provisioning.state = 'In'; img.mebx.passwordChanged = true; } });
+    const net = new MemoryNetwork(f.clock);
+    net.zone.set('provisionserver.corp.example.test', ['127.0.0.1']);
+    let diskFull = false;
+    const device = new (f.device.constructor as typeof import('../../src/device/device.js').AmtDevice)({
+      image: structuredClone(f.device.nvram) as import('../../src/nvram/image.js').NvramImage,
+      profile: f.device.profile,
+      clock: f.clock,
+      timeline: f.timeline,
+      network: net,
+      factoryImage: () => structuredClone(f.device.nvram) as import('../../src/nvram/image.js').NvramImage,
+      persist: () => { if (diskFull) throw new AmtError('NVRAM_IO', 'write pc1.nvram.json: ENOSPC'); },
+    });
+    device.powerOn();
+    await f.clock.advance(90_000);
+    expect(net.hellos).toHaveLength(2);
+    diskFull = true;
+    await f.clock.advance(60_000);
+    expect(f.timeline.query({ type: 'nvram.write-failed' })[0]).toMatchObject({ code: 'NVRAM_IO' });
+    diskFull = false;
+    await f.clock.advance(3 * 60_000);
+    expect(net.hellos.length).toBeGreaterThanOrEqual(4);
+  });
+
   it('keeps the last good image when the store fails to write', () => {
     const f = makeDevice();
     const before = structuredClone(f.device.nvram);
