@@ -223,7 +223,10 @@ export class WsmanClient {
             ...(localAddress ? { localAddress } : {}),
             ...(t.certPem ? { cert: t.certPem } : {}),
             ...(t.keyPem ? { key: t.keyPem } : {}),
-            ...(t.ciphers ? { ciphers: t.ciphers } : {}),
+            // A test provisioning server must be able to present the broken chains QA needs
+            // (SHA-1 signatures, 1024-bit keys) so the *device* is the one that refuses them;
+            // OpenSSL 3 would otherwise refuse to load them ("ca md too weak").
+            ...(t.ciphers ? { ciphers: t.ciphers } : t.certPem ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
             ...(t.minVersion ? { minVersion: t.minVersion } : {}),
             // TLS-PSK setup (src/provisioning/psk-session.ts): identity = PID, key from the PPS; PSK suites exist up to TLS 1.2.
             ...(t.psk ? { pskCallback: () => ({ identity: t.psk!.identity, psk: t.psk!.key }), maxVersion: 'TLSv1.2' as const } : {}),
