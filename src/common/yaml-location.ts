@@ -1,8 +1,8 @@
 /**
  * YAML files checked against a JSON Schema, with every problem as `file:line:column: message`.
  * The yaml package keeps source ranges on each node; an ajv instancePath (or a semantic check's
- * path) is walked through the document to the node it names. Shared by config-like files (the
- * fleet file); the scenario loader has the same logic inline and can delegate here.
+ * path) is walked through the document to the node it names. Shared by the fleet file,
+ * the provisioning-server config and the scenario loader.
  */
 import type { ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
@@ -78,12 +78,13 @@ export function yamlValueProblem(doc: Document, e: unknown, at: (offset: number)
   return { ...at(offset), message };
 }
 
-function cleanYamlMessage(m: string): string {
+export function cleanYamlMessage(m: string): string {
   // yaml appends " at line N, column M" (and a source excerpt when prettyErrors is on).
   return m.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').trim();
 }
 
-function locatePath(doc: Document, path: JsonPath, atKey: boolean, at: (offset: number) => SourcePos): SourcePos {
+/** Walk the document along `path`; the deepest node reached gives the position. */
+export function locatePath(doc: Document, path: JsonPath, atKey: boolean, at: (offset: number) => SourcePos): SourcePos {
   let node: unknown = doc.contents;
   let keyNode: unknown;
   for (const seg of path) {

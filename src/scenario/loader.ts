@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { AmtError } from '../common/errors.js';
-import { yamlValueProblem } from '../common/yaml-location.js';
+import { cleanYamlMessage, formatFileProblem, locatePath, pointerToPath, showPath as showPathFrom, yamlValueProblem } from '../common/yaml-location.js';
 import { checkSemantics, type JsonPath } from './semantics.js';
 import type { LoadedScenario, Scenario, SourcePos } from './types.js';
 
@@ -20,7 +20,7 @@ export interface ScenarioProblem {
 }
 
 export function formatProblem(p: ScenarioProblem): string {
-  return `${p.file}:${p.line}:${p.column}: ${p.message}`;
+  return formatFileProblem(p);
 }
 
 /** A scenario that cannot run. `message` is the first problem as file:line:column: …; `problems` has all. */
@@ -102,50 +102,15 @@ function checkScenario(data: unknown, file: string, locate: (path: JsonPath, atK
   return { file, scenario, stepPos };
 }
 
-function cleanYamlMessage(m: string): string {
-  // yaml appends " at line N, column M" (and a source excerpt when prettyErrors is on).
-  return m.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').trim();
-}
-
-/** Walk the document along `path`; the deepest node reached gives the position. */
-function locatePath(doc: Document, path: JsonPath, atKey: boolean, at: (offset: number) => SourcePos): SourcePos {
-  let node: unknown = doc.contents;
-  let keyNode: unknown;
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) break;
-      keyNode = pair.key;
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
-      if (item === undefined) break;
-      keyNode = undefined;
-      node = item;
-    } else break;
-  }
-  const target = atKey && keyNode ? keyNode : node ?? keyNode;
-  const range = (target as { range?: [number, number, number] } | null)?.range;
-  return range ? at(range[0]) : { line: 1, column: 1 };
-}
-
 interface AjvProblem {
   path: JsonPath;
   message: string;
   atKey?: boolean;
 }
 
-function pointerToPath(pointer: string): JsonPath {
-  if (!pointer) return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
+/** Paths in scenario messages start from "the scenario". */
 function showPath(path: JsonPath): string {
-  return path.length ? path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').replace(/^\./, '') : 'the scenario';
+  return showPathFrom(path, 'the scenario');
 }
 
 /**
