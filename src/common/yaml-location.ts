@@ -20,8 +20,9 @@ export interface FileProblem extends SourcePos {
   message: string;
 }
 
+/** One line per problem, always: a key or value quoted in a message may itself span lines. */
 export function formatFileProblem(p: FileProblem): string {
-  return `${p.file}:${p.line}:${p.column}: ${p.message}`;
+  return `${p.file}:${p.line}:${p.column}: ${p.message.replace(/\s*\n\s*/g, ' ')}`;
 }
 
 /** A file that cannot be used; message = all problems, one per line. Code BAD_INPUT. */

@@ -95,3 +95,24 @@ describe('fleet file', () => {
     expect(() => loadFleetFile('/nonexistent/fleet.yaml')).toThrow('/nonexistent/fleet.yaml:1:1: cannot read fleet file: no such file');
   });
 });
+
+describe('complex YAML keys (a fuzz counterexample)', () => {
+  it('still give one line per problem with file:line:column, in fleet and scenario files', async () => {
+    const { loadFleetText } = await import('../../src/fleet/fleet-file.js');
+    const { loadScenarioText } = await import('../../src/scenario/loader.js');
+    // fleets/lab.yaml with a line turned into an explicit complex key by the fuzzer: yaml renders
+    // the key as a flow map wrapped over several lines.
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../fixtures/fleet-complex-key.yaml', import.meta.url), 'utf8');
+    for (const load of [() => loadFleetText(text, 'f.yaml'), () => loadScenarioText(text, 'f.yaml')]) {
+      let message = '';
+      try {
+        load();
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).not.toBe('');
+      for (const line of message.split('\n')) expect(line).toMatch(/^f\.yaml:\d+:\d+: \S/);
+    }
+  });
+});
