@@ -33,11 +33,17 @@ function oneLine(s: string): string {
 }
 
 /** AmtError codes that mean "the device is not in a state for that", not "you sent garbage". */
-const CONFLICT_CODES = new Set<string>(['ILLEGAL_TRANSITION', 'INVALID_AMT_MODE', 'NOT_PERMITTED', 'DATA_MISSING', 'HASH_TABLE_FULL', 'HASH_DUPLICATE']);
+const CONFLICT_CODES = new Set<string>([
+  'ILLEGAL_TRANSITION', 'INVALID_AMT_MODE', 'NOT_PERMITTED', 'DATA_MISSING', 'HASH_TABLE_FULL', 'HASH_DUPLICATE',
+  'PSK_NOT_SUPPORTED', 'REMOTE_CONFIG_NEEDS_WIRED_LAN', 'SETUP_BIN_NO_RECORD',
+]);
+
+/** A wrong MEBx password is a refused login (the request was well formed). */
+const FORBIDDEN_CODES = new Set<string>(['MEBX_PASSWORD_WRONG']);
 
 export function toErrorReply(e: unknown): { status: number; body: ErrorBody } {
   if (e instanceof ApiError) return { status: e.status, body: { error: { code: e.code, message: oneLine(e.message) } } };
-  if (isAmtError(e)) return { status: CONFLICT_CODES.has(e.code) ? 409 : 400, body: { error: { code: e.code, message: oneLine(e.message) } } };
+  if (isAmtError(e)) return { status: FORBIDDEN_CODES.has(e.code) ? 403 : CONFLICT_CODES.has(e.code) ? 409 : 400, body: { error: { code: e.code, message: oneLine(e.message) } } };
   const fe = e as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
   if (fe.validation) return { status: 400, body: { error: { code: 'BAD_INPUT', message: oneLine(fe.message ?? 'invalid request') } } };
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' } } };

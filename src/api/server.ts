@@ -19,6 +19,7 @@ import { DOCS_HTML, OpenApiCollector } from './openapi.js';
 import { registerControlRoutes } from './routes/control.js';
 import { registerDeviceRoutes } from './routes/devices.js';
 import { registerObserveRoutes } from './routes/observe.js';
+import { registerSetupRoutes } from './routes/setup.js';
 import { SnapshotStore } from './snapshots.js';
 import { DEFAULT_SSE, EventStreams, type SseOptions } from './sse.js';
 
@@ -80,6 +81,8 @@ export async function buildApi(opts: ApiOptions): Promise<ControlApi> {
       throw new ApiError(401, 'UNAUTHORIZED', 'this API needs "Authorization: Bearer <token>" (printed by amtemu serve at start-up)');
     }
   });
+  // setup.bin uploads (POST /api/devices/:id/usb-setup) arrive as raw bytes.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   // POST/PATCH without a body validate as {} so a command with no arguments needs none.
   app.addHook('preValidation', async (req) => {
     if ((req.method === 'POST' || req.method === 'PATCH') && req.body === undefined) req.body = {};
@@ -88,6 +91,7 @@ export async function buildApi(opts: ApiOptions): Promise<ControlApi> {
   registerDeviceRoutes(app, deps);
   registerControlRoutes(app, deps);
   registerObserveRoutes(app, deps);
+  registerSetupRoutes(app, deps);
   registerDashboard(app, { tokenRequired: policy.required });
   app.get('/openapi.json', { schema: { hide: true } }, async () =>
     openapi.document({ title: 'amtemu control API', version: opts.version ?? '1', tokenRequired: policy.required }),
