@@ -45,8 +45,8 @@ beforeAll(async () => {
     network: { ipBase: '127.97.0.10', serverAddress: '127.97.0.1', dhcpPort: 0, dnsPort: 0, domain: 'corp.example.test' },
     provisioning: { kind: 'address', address: '127.97.0.2', port: 9 },
     ports: { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null },
-    defaults: { state: 'factory', profile: 'amt16' },
-    devices: [{ id: 'tech', fields: {} }, { id: 'usb', fields: {} }, { id: 'old', fields: { profile: 'amt3' } }, { id: 'done', fields: { state: 'configured', adminPassword: 'P@ssw0rd' } }],
+    defaults: { state: 'factory', profile: 'amt16', adminPassword: 'P@ssw0rd' },
+    devices: [{ id: 'tech', fields: {} }, { id: 'usb', fields: {} }, { id: 'old', fields: { profile: 'amt3' } }, { id: 'done', fields: { state: 'configured' } }],
   });
   api = await buildApi({ emu: fleet.emu, clock: fleet.clock, virtual: fleet.virtual, faults: fleet.faults, name: 'api-setup' });
   fleet.emu.powerOnAll();
