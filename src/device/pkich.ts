@@ -29,8 +29,9 @@ import { isAmtError, type Result } from '../common/errors.js';
 import type { CertHashEntry, HashAlgorithm } from '../nvram/image.js';
 import type { FirmwareProfile } from '../nvram/profile-types.js';
 import { matchDnsSuffix, type SuffixRule } from '../pki/dns-suffix.js';
+import { sharedCertCache, type CertInfoCache } from '../pki/cert-cache.js';
 import { certHash, hashLabel } from '../pki/hashes.js';
-import { CLIENT_SETUP_OU, OID, certLabel, readCertInfo, type CertInfo } from '../pki/x509-info.js';
+import { CLIENT_SETUP_OU, OID, certLabel, type CertInfo } from '../pki/x509-info.js';
 
 export { matchDnsSuffix, TLD_DEPTH, type SuffixRule } from '../pki/dns-suffix.js';
 
@@ -75,6 +76,11 @@ export interface SetupChainInput {
    * checks only chain, crypto, validity and root hash (matchedIdentifier/suffixUsed are then '').
    */
   leafPolicy?: boolean;
+  /**
+   * Memo of certificate parsing and signature checks (pure functions of the DER bytes; every
+   * rule above is still evaluated per call). Default: the process-wide sharedCertCache.
+   */
+  certCache?: CertInfoCache;
 }
 
 export interface SetupChainInfo {
@@ -107,16 +113,9 @@ const short = (hex: string): string => `${hex.slice(0, 8)}…`;
 const day = (d: Date): string => d.toISOString().slice(0, 19) + 'Z';
 const role = (i: number, n: number): string => (i === 0 ? 'leaf' : i === n - 1 ? 'root' : 'intermediate');
 
-function verifies(child: CertInfo, parent: CertInfo): boolean {
-  try {
-    return child.x509.verify(parent.x509.publicKey);
-  } catch {
-    return false;
-  }
-}
-
 /** Build leaf→root through the certificates sent; bounded by the number sent. */
-function buildPath(certs: CertInfo[]): { ok: true; path: CertInfo[] } | Fail {
+function buildPath(certs: CertInfo[], cache: CertInfoCache): { ok: true; path: CertInfo[] } | Fail {
+  const verifies = (child: CertInfo, parent: CertInfo): boolean => cache.verifies(child, parent);
   const leaf = certs[0] as CertInfo;
   const path = [leaf];
   const remaining = certs.slice(1);
@@ -154,10 +153,11 @@ export function validateSetupChain(input: SetupChainInput): Result<SetupChainInf
   // 1
   if (chain.length === 0) return fail('NO_CLIENT_CERT', 'the provisioning server presented no client certificate');
   // 2
+  const cache = input.certCache ?? sharedCertCache;
   const certs: CertInfo[] = [];
   for (let i = 0; i < chain.length; i++) {
     try {
-      certs.push(readCertInfo(chain[i] as Buffer, `certificate ${i + 1} of ${chain.length}`));
+      certs.push(cache.read(chain[i] as Buffer, `certificate ${i + 1} of ${chain.length}`));
     } catch (e) {
       return fail('BAD_INPUT', isAmtError(e) ? e.message : `certificate ${i + 1} of ${chain.length} is unreadable`);
     }
@@ -168,7 +168,7 @@ export function validateSetupChain(input: SetupChainInput): Result<SetupChainInf
     return fail('CHAIN_TOO_LONG', `chain has ${chain.length} certificates; this firmware (${profile.id}) accepts at most ${max}`);
   }
   // 4, 5
-  const built = buildPath(certs);
+  const built = buildPath(certs, cache);
   if (!built.ok) return built;
   const path = built.path;
   const leaf = path[0] as CertInfo;
@@ -214,11 +214,21 @@ export function validateSetupChain(input: SetupChainInput): Result<SetupChainInf
     return fail('MISSING_SETUP_OID_OR_OU', `leaf "${certLabel(leaf)}" has neither EKU ${OID.intelClientSetup} nor OU "${CLIENT_SETUP_OU}" (${ous}; the OU is case-sensitive)`);
   }
   // 11 — entries of algorithms this firmware cannot hold are ignored.
+  // The root's digest per algorithm is computed once, not once per table entry.
+  const rootDigests = new Map<HashAlgorithm, string>();
+  const rootHash = (a: HashAlgorithm): string => {
+    let h = rootDigests.get(a);
+    if (h === undefined) {
+      h = certHash(root.der, a);
+      rootDigests.set(a, h);
+    }
+    return h;
+  };
   const usable = input.hashes.filter((h) => profile.hashes.allowed.includes(h.algorithm));
-  const matches = usable.filter((h) => h.hash.toLowerCase() === certHash(root.der, h.algorithm));
+  const matches = usable.filter((h) => h.hash.toLowerCase() === rootHash(h.algorithm));
   const selected = matches.find((h) => h.isActive);
   const activeCount = usable.filter((h) => h.isActive).length;
-  const rootSha256 = certHash(root.der, 'SHA256');
+  const rootSha256 = rootHash('SHA256');
   if (!selected) {
     const first = matches[0];
     if (first) {
@@ -227,7 +237,7 @@ export function validateSetupChain(input: SetupChainInput): Result<SetupChainInf
       });
     }
     return fail('HASH_NOT_TRUSTED', `root "${certLabel(root)}" SHA-256 ${short(rootSha256)} is not in the device's trusted hash table (${activeCount} active entries)`, {
-      rootSha256, rootSha1: certHash(root.der, 'SHA1'),
+      rootSha256, rootSha1: rootHash('SHA1'),
     });
   }
   // 12

@@ -221,15 +221,9 @@ export class WsmanClient {
             host,
             port,
             ...(localAddress ? { localAddress } : {}),
-            ...(t.certPem ? { cert: t.certPem } : {}),
-            ...(t.keyPem ? { key: t.keyPem } : {}),
-            // A test provisioning server must be able to present the broken chains QA needs
-            // (SHA-1 signatures, 1024-bit keys) so the *device* is the one that refuses them;
-            // OpenSSL 3 would otherwise refuse to load them ("ca md too weak").
-            ...(t.ciphers ? { ciphers: t.ciphers } : t.certPem ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
-            ...(t.minVersion ? { minVersion: t.minVersion } : {}),
-            // TLS-PSK setup (src/provisioning/psk-session.ts): identity = PID, key from the PPS; PSK suites exist up to TLS 1.2.
-            ...(t.psk ? { pskCallback: () => ({ identity: t.psk!.identity, psk: t.psk!.key }), maxVersion: 'TLSv1.2' as const } : {}),
+            secureContext: clientContext(t),
+            // TLS-PSK setup (src/provisioning/psk-session.ts): identity = PID, key from the PPS.
+            ...(t.psk ? { pskCallback: () => ({ identity: t.psk!.identity, psk: t.psk!.key }) } : {}),
             // The device certificate in setup is self-signed (reference §1.4 3a); trust comes from PKI-CH.
             rejectUnauthorized: false,
             ...(net.isIP(host) ? {} : { servername: host }),
@@ -263,6 +257,43 @@ export class WsmanClient {
     const c = s.getPeerCertificate();
     return c && c.raw ? c.raw : undefined;
   }
+}
+
+type ClientTls = NonNullable<WsmanClientOptions['tls']>;
+
+/** Contexts kept; a server holds a few chains × cipher settings, so this bound is rarely reached. */
+const CONTEXT_LIMIT = 32;
+const contexts = new Map<string, tls.SecureContext>();
+
+/**
+ * The client-side SecureContext for these TLS options, built once and shared by every
+ * connection that uses the same chain, key and settings. Why: tls.connect with cert/key
+ * re-parses the PEM chain and private key on every connection, which cost about as much as the
+ * handshake's own RSA work per activation (docs/benchmarks.md (d)). What goes on the wire is
+ * unchanged: the same certificates, key, cipher list and version bounds.
+ */
+function clientContext(t: ClientTls): tls.SecureContext {
+  const options: tls.SecureContextOptions = {
+    ...(t.certPem ? { cert: t.certPem } : {}),
+    ...(t.keyPem ? { key: t.keyPem } : {}),
+    // A test provisioning server must be able to present the broken chains QA needs
+    // (SHA-1 signatures, 1024-bit keys) so the *device* is the one that refuses them;
+    // OpenSSL 3 would otherwise refuse to load them ("ca md too weak").
+    ...(t.ciphers ? { ciphers: t.ciphers } : t.certPem ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+    ...(t.minVersion ? { minVersion: t.minVersion } : {}),
+    // PSK suites exist up to TLS 1.2.
+    ...(t.psk ? { maxVersion: 'TLSv1.2' as const } : {}),
+  };
+  const key = JSON.stringify([options.cert ?? null, options.key ?? null, options.ciphers ?? null, options.minVersion ?? null, options.maxVersion ?? null]);
+  const hit = contexts.get(key);
+  if (hit) return hit;
+  const ctx = tls.createSecureContext(options);
+  contexts.set(key, ctx);
+  if (contexts.size > CONTEXT_LIMIT) {
+    const oldest = contexts.keys().next().value;
+    if (oldest !== undefined) contexts.delete(oldest);
+  }
+  return ctx;
 }
 
 function classifySocketError(e: Error, target: string, gotBytes: boolean, tlsStage = false): WsmanError {
