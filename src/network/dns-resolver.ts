@@ -16,6 +16,7 @@ import type { DnsFailure } from '../device/environment.js';
 import { DEFAULT_GRACE_MS, openReplyWindow } from './io-window.js';
 import { parseIpv4 } from './address-plan.js';
 import { checkDnsMessage } from './dns-wire.js';
+import { DnsMemo, keyAfterId, withId } from './dns-memo.js';
 
 export interface DnsResolverConfig {
   clock: Clock;
@@ -35,6 +36,39 @@ const MAX_CNAME_HOPS = 8;
 const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
 
 type TryOutcome = { kind: 'answer'; addresses: string[] } | { kind: 'nxdomain'; message: string } | { kind: 'error'; message: string } | { kind: 'timeout' };
+
+/** Query bytes per name (ID 0) and interpretations per (server, name, reply bytes after the ID): see dns-memo.ts. */
+const queryTemplates = new DnsMemo<Buffer>();
+const interpretations = new DnsMemo<TryOutcome | 'ignore'>();
+
+function queryBytes(qname: string, id: number): Buffer {
+  let template = queryTemplates.get(qname);
+  if (!template) {
+    const req = new Packet();
+    req.header.id = 0;
+    req.header.rd = 1;
+    req.questions.push({ name: qname, type: TYPE_A, class: 1 } as dns2.Packet.Question);
+    template = req.toBuffer();
+    queryTemplates.set(qname, template);
+  }
+  return withId(template, id);
+}
+
+/** `interpret` for a reply to query `id`: the ID is checked on the bytes, the rest is memoised. */
+function interpretReply(msg: Buffer, id: number, qname: string, server: { host: string; port: number }): TryOutcome | undefined {
+  if (msg.length < 2 || msg.readUInt16BE(0) !== id) return undefined;
+  const key = `${server.host}:${server.port}|${qname}|${keyAfterId(msg)}`;
+  const known = interpretations.get(key);
+  if (known !== undefined) return known === 'ignore' ? undefined : copy(known);
+  const o = interpret(msg, id, qname, server);
+  interpretations.set(key, o ?? 'ignore');
+  return o && copy(o);
+}
+
+/** Callers own their address list; the memo keeps its own. */
+function copy(o: TryOutcome): TryOutcome {
+  return o.kind === 'answer' ? { kind: 'answer', addresses: [...o.addresses] } : o;
+}
 
 export class FirmwareDnsResolver {
   private readonly cfg: Required<Omit<DnsResolverConfig, 'rng'>>;
@@ -88,11 +122,7 @@ export class FirmwareDnsResolver {
   private query(qname: string, server: { host: string; port: number }, fromAddress?: string): Promise<TryOutcome> {
     const clock = this.cfg.clock;
     const id = Math.floor(this.rng() * 0x10000) & 0xffff;
-    const req = new Packet();
-    req.header.id = id;
-    req.header.rd = 1;
-    req.questions.push({ name: qname, type: TYPE_A, class: 1 } as dns2.Packet.Question);
-    const bytes = req.toBuffer();
+    const bytes = queryBytes(qname, id);
     const work = new Promise<TryOutcome>((resolve) => {
       const sock = dgram.createSocket('udp4');
       const window = openReplyWindow(clock, this.cfg.replyGraceMs);
@@ -112,7 +142,7 @@ export class FirmwareDnsResolver {
       const timer = clock.setTimer(this.cfg.timeoutMs, () => finish({ kind: 'timeout' }), 'dns.timeout');
       sock.on('error', (e) => finish({ kind: 'error', message: `${server.host}:${server.port}: ${(e as NodeJS.ErrnoException).code ?? e.message}` }));
       sock.on('message', (msg) => {
-        const o = interpret(msg, id, qname, server);
+        const o = interpretReply(msg, id, qname, server);
         // Replies that do not match our id/question are ignored (spoofing, late answers).
         if (o) finish(o);
       });

@@ -18,6 +18,7 @@ import { RealClock } from '../../clock/real-clock.js';
 import { trackDelivery } from '../io-window.js';
 import { parseIpv4 } from '../address-plan.js';
 import { checkDnsMessage } from '../dns-wire.js';
+import { DnsMemo, keyAfterId, withId } from '../dns-memo.js';
 
 export type ZoneRecordType = 'A' | 'AAAA' | 'PTR' | 'CNAME';
 export interface ZoneRecord {
@@ -68,6 +69,17 @@ export function reverseName(ipv4: string): string {
 
 type Send = (response: Packet | Buffer) => Promise<Buffer>;
 
+/** A UDP answer already computed for the same request bytes (after the ID) and the same zone. */
+interface MemoAnswer {
+  key: string;
+  name: string;
+  type: string;
+  outcome: DnsQueryLogEntry['outcome'];
+  answers: string[];
+  /** The response with ID 0. */
+  response: Buffer;
+}
+
 export class FakeDnsServer extends EventEmitter {
   private readonly records = new Map<string, ZoneRecord[]>();
   private readonly failures = new Map<string, DnsFailureMode>();
@@ -77,6 +89,8 @@ export class FakeDnsServer extends EventEmitter {
   private readonly clock: Clock;
   readonly log: DnsQueryLogEntry[] = [];
   readonly stats = { queries: 0, malformed: 0 };
+  /** Cleared on every zone or failure change, so a hit is exactly what `answer` would send. */
+  private readonly memo = new DnsMemo<MemoAnswer>();
 
   constructor(private readonly config: FakeDnsServerConfig) {
     super();
@@ -91,6 +105,7 @@ export class FakeDnsServer extends EventEmitter {
     const udp = dgram.createSocket('udp4');
     this.udp = udp;
     udp.on('message', (msg, rinfo) => {
+      if (this.answerFromMemo(msg, rinfo)) return;
       const req = this.parse(msg);
       if (!req) return;
       const send: Send = (res) =>
@@ -99,7 +114,7 @@ export class FakeDnsServer extends EventEmitter {
           if (!this.udp) return resolve(bytes);
           this.udp.send(bytes, rinfo.port, rinfo.address, () => resolve(bytes));
         });
-      this.onRequest(req, send, rinfo, 'udp');
+      this.onRequest(req, send, rinfo, 'udp', keyAfterId(msg));
     });
     await bindUdp(udp, port, this.config.address);
     udp.on('error', (e: Error) => this.emit('socketError', e));
@@ -185,12 +200,16 @@ export class FakeDnsServer extends EventEmitter {
     const key = canonicalName(r.name);
     if (!key) throw new RangeError('BAD_INPUT: zone record with an empty name');
     const list = this.records.get(key) ?? [];
+    // A renewal re-registers the same record: no change, keep the memo.
+    if (list.some((x) => x.type === r.type && x.value === r.value && x.ttl === r.ttl && x.name === r.name)) return;
+    this.memo.clear();
     // Replace an identical-type record for A/PTR registrations, keep others.
     const rest = r.type === 'A' || r.type === 'PTR' || r.type === 'CNAME' ? list.filter((x) => x.type !== r.type) : list;
     this.records.set(key, [...rest, r]);
   }
 
   remove(name: string, type?: ZoneRecordType): void {
+    this.memo.clear();
     const key = canonicalName(name);
     if (!type) this.records.delete(key);
     else this.records.set(key, (this.records.get(key) ?? []).filter((x) => x.type !== type));
@@ -203,25 +222,46 @@ export class FakeDnsServer extends EventEmitter {
   }
 
   setFailure(name: string, mode: DnsFailureMode | undefined): void {
+    this.memo.clear();
     const key = canonicalName(name);
     if (mode) this.failures.set(key, mode);
     else this.failures.delete(key);
   }
 
   clearFailures(): void {
+    this.memo.clear();
     this.failures.clear();
   }
 
-  private onRequest(req: Packet, send: Send, client: unknown, transport: 'udp' | 'tcp'): void {
+  /** The fast path for a UDP query seen before: log it and send the memoised answer with this ID. */
+  private answerFromMemo(msg: Buffer, rinfo: dgram.RemoteInfo): boolean {
+    if (msg.length < 12) return false;
+    const hit = this.memo.get(keyAfterId(msg));
+    if (!hit || this.failures.has(hit.key) || !this.udp) return false;
+    this.stats.queries++;
+    const entry: DnsQueryLogEntry = { t: this.clock.now(), from: `${rinfo.address}:${rinfo.port}`, transport: 'udp', name: hit.name, type: hit.type, outcome: hit.outcome, answers: hit.answers };
+    this.udp.send(withId(hit.response, msg.readUInt16BE(0)), rinfo.port, rinfo.address);
+    this.logQuery(entry);
+    return true;
+  }
+
+  private logQuery(entry: DnsQueryLogEntry): void {
+    this.log.push(entry);
+    // Bounded, and trimmed in halves so a big fleet does not pay an O(n) shift per event.
+    if (this.log.length > 20_000) this.log.splice(0, 10_000);
+    this.emit('query', entry);
+  }
+
+  private onRequest(req: Packet, send: Send, client: unknown, transport: 'udp' | 'tcp', memoKey?: string): void {
     try {
-      this.answer(req, send, client, transport);
+      this.answer(req, send, client, transport, memoKey);
     } catch (e) {
       this.stats.malformed++;
       this.emit('handlerError', e);
     }
   }
 
-  private answer(req: Packet, send: Send, client: unknown, transport: 'udp' | 'tcp'): void {
+  private answer(req: Packet, send: Send, client: unknown, transport: 'udp' | 'tcp', memoKey?: string): void {
     this.stats.queries++;
     const from = describeClient(client);
     const q = req.questions[0];
@@ -238,10 +278,7 @@ export class FakeDnsServer extends EventEmitter {
     const failure = this.failures.get(key);
     const finish = (outcome: DnsQueryLogEntry['outcome']): void => {
       entry.outcome = outcome;
-      this.log.push(entry);
-      // Bounded, and trimmed in halves so a big fleet does not pay an O(n) shift per event.
-    if (this.log.length > 20_000) this.log.splice(0, 10_000);
-      this.emit('query', entry);
+      this.logQuery(entry);
     };
     if (failure?.kind === 'drop') return finish('dropped');
     if (failure?.kind === 'nxdomain' || failure?.kind === 'servfail') {
@@ -265,7 +302,10 @@ export class FakeDnsServer extends EventEmitter {
       this.clock.setTimer(failure.delayMs, () => trackDelivery(this.clock, send(res).catch(() => undefined)), 'dns-server.delay');
       return finish('delayed');
     }
-    void send(res).catch(() => undefined);
+    // Encoded here, synchronously, so the memo holds exactly the answer of the zone as it is now.
+    const bytes = res.toBuffer();
+    void send(bytes).catch(() => undefined);
+    if (memoKey !== undefined) this.memo.set(memoKey, { key, name: q.name, type: typeName, outcome, answers: entry.answers, response: withId(bytes, 0) });
     finish(outcome);
   }
 
