@@ -48,14 +48,28 @@ export function encodeHelloV3(f: HelloV3Fields): Buffer {
   uuidToGuidBytes(f.uuid).copy(head, 8);
   head.writeUInt8(f.hashes.length, 24);
   parts.push(head);
-  for (const h of f.hashes) {
-    const bytes = Buffer.from(h.hash, 'hex');
-    if (bytes.length !== HASH_LENGTH[h.algorithm]) {
-      throw new AmtError('HASH_WRONG_LENGTH', `${h.algorithm} hash must be ${HASH_LENGTH[h.algorithm]} bytes, got ${bytes.length}`);
-    }
-    parts.push(Buffer.from([HASH_ALGORITHM_NUMBER[h.algorithm], bytes.length]), bytes);
-  }
+  for (const h of f.hashes) parts.push(hashEntryBytes(h.algorithm, h.hash));
   return Buffer.concat(parts);
+}
+
+/**
+ * One hash entry of a hello: algorithm number, length, digest. A fleet announces the same ~20
+ * factory root hashes in every hello, so the hex decoding is done once per distinct hash
+ * (benchmark (b) profile); the cache is bounded and holds only immutable copies.
+ */
+const hashEntries = new Map<string, Buffer>();
+function hashEntryBytes(algorithm: HashAlgorithm, hex: string): Buffer {
+  const key = `${algorithm}:${hex}`;
+  const known = hashEntries.get(key);
+  if (known) return known;
+  const bytes = Buffer.from(hex, 'hex');
+  if (bytes.length !== HASH_LENGTH[algorithm] || bytes.length * 2 !== hex.length) {
+    throw new AmtError('HASH_WRONG_LENGTH', `${algorithm} hash must be ${HASH_LENGTH[algorithm]} bytes, got ${bytes.length}`);
+  }
+  const entry = Buffer.concat([Buffer.from([HASH_ALGORITHM_NUMBER[algorithm], bytes.length]), bytes]);
+  if (hashEntries.size >= 1024) hashEntries.clear();
+  hashEntries.set(key, entry);
+  return entry;
 }
 
 export interface HelloV2Fields {
