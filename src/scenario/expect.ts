@@ -6,6 +6,8 @@
  */
 import { matches, type TimelineEvent } from '../common/timeline.js';
 import type { AmtDevice } from '../device/device.js';
+import { digestHa1 } from '../device/http/digest.js';
+import { canonicalPskText } from '../device/psk.js';
 import type { ProvisioningState } from '../nvram/image.js';
 import { parseDuration } from './duration.js';
 import type { CountBound, EventExpectation, ExpectSpec } from './types.js';
@@ -94,6 +96,18 @@ export function evaluate(spec: ExpectSpec, ctx: ExpectContext): Check[] {
       if (n.bareMetalUsed !== undefined) checks.push({ deviceId: id, what: 'nvram bareMetalUsed', expected: String(n.bareMetalUsed), actual: String(img.provisioning.window.bareMetalUsed), ok: img.provisioning.window.bareMetalUsed === n.bareMetalUsed });
       if (n.customHashes !== undefined) checks.push(countCheck(id, 'custom hashes', img.certHashes.filter((h) => !h.isDefault).length, n.customHashes));
       if (n.activeHashes !== undefined) checks.push(countCheck(id, 'active hashes', img.certHashes.filter((h) => h.isActive).length, n.activeHashes));
+      if (n.mode !== undefined) checks.push({ deviceId: id, what: 'nvram mode', expected: n.mode, actual: img.provisioning.mode, ok: img.provisioning.mode === n.mode });
+      if (n.adminPassword !== undefined) {
+        // The admin digest account keeps HA1 only: compare what this password would hash to.
+        const acl = img.adminAcl;
+        const ok = acl.digestHash !== undefined && acl.digestHash === digestHa1(acl.username, img.digestRealm, n.adminPassword);
+        checks.push({ deviceId: id, what: `nvram admin account (${acl.username}) password`, expected: 'accepts the given password', actual: ok ? 'accepts it' : acl.digestHash ? 'a different password' : 'no password set', ok });
+      }
+      if (n.pid !== undefined) {
+        const have = img.setup.pid;
+        const ok = typeof n.pid === 'boolean' ? Boolean(have) === n.pid : have === canonicalPskText(n.pid);
+        checks.push({ deviceId: id, what: 'nvram pid', expected: typeof n.pid === 'boolean' ? (n.pid ? 'a PID' : 'none') : canonicalPskText(n.pid), actual: have ?? 'none', ok });
+      }
     }
     if (spec.ports) {
       const origin = spec.ports.origin ?? 'remote';

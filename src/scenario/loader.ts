@@ -9,6 +9,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { AmtError } from '../common/errors.js';
 import { cleanYamlMessage, formatFileProblem, locatePath, pointerToPath, showPath as showPathFrom, yamlValueProblem } from '../common/yaml-location.js';
+import { baseDirOf, checkStepFiles } from './files.js';
 import { checkSemantics, type JsonPath } from './semantics.js';
 import type { LoadedScenario, Scenario, SourcePos } from './types.js';
 
@@ -94,12 +95,15 @@ function checkScenario(data: unknown, file: string, locate: (path: JsonPath, atK
     throw new ScenarioLoadError(problems);
   }
   const scenario = data as Scenario;
+  const baseDir = baseDirOf(file);
   const semantic = checkSemantics(scenario);
+  // Files are looked at only once the scenario is otherwise sound: a typo elsewhere is the first thing to fix.
+  if (semantic.length === 0) semantic.push(...checkStepFiles(scenario, baseDir));
   if (semantic.length > 0) {
     throw new ScenarioLoadError(semantic.map((p) => ({ file, ...locate(p.path, p.atKey), message: p.message })));
   }
   const stepPos = scenario.steps.map((_, i) => locate(['steps', i]));
-  return { file, scenario, stepPos };
+  return { file, scenario, stepPos, baseDir };
 }
 
 interface AjvProblem {

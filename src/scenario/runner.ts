@@ -10,7 +10,9 @@ import { pthiStatusName } from '../device/pthi.js';
 import { OsAgent } from '../provisioning/agent.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { describeCheck, evaluate, resolveDevices, type Check } from './expect.js';
+import { baseDirOf } from './files.js';
 import { loadScenarioFile, loadScenarioObject } from './loader.js';
+import { runMebx, runUsbSetup, type UsbKeys } from './setup-steps.js';
 import { STEP_ACTIONS, type AgentSpec, type LoadedScenario, type Scenario, type StepKind, type StepSpec } from './types.js';
 import { buildWorld, toDhcpBehaviour, toDnsFailure, type AttachListeners, type World } from './world.js';
 
@@ -87,6 +89,8 @@ export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): 
   const failures: ScenarioFailure[] = [];
   const marks = new Map<string, number>();
   const agents = new Map<string, OsAgent>();
+  const usbKeys: UsbKeys = new Map();
+  const baseDir = loaded.baseDir ?? baseDirOf(loaded.file);
   try {
     for (let i = 0; i < s.steps.length; i++) {
       const step = s.steps[i]!;
@@ -95,7 +99,7 @@ export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): 
       const line = loaded.stepPos[i]?.line;
       let outcome: { ok: boolean; message: string; checks?: Check[]; deviceId?: string };
       try {
-        outcome = await runStep(step, kind, world, { marks, agents, stepStart: t });
+        outcome = await runStep(step, kind, world, { marks, agents, stepStart: t, baseDir, usbKeys });
       } catch (e) {
         outcome = { ok: false, message: isAmtError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e) };
       }
@@ -133,6 +137,9 @@ interface StepState {
   marks: Map<string, number>;
   agents: Map<string, OsAgent>;
   stepStart: number;
+  /** Where relative step paths (usbSetup files) start. */
+  baseDir: string;
+  usbKeys: UsbKeys;
 }
 
 async function advance(world: World, ms: number): Promise<void> {
@@ -198,6 +205,16 @@ async function runStep(step: StepSpec, kind: StepKind, world: World, st: StepSta
       for (const id of targets()) world.emu.device(id).unprovision(step.unprovision!);
       await settle(world);
       return { ok: true, message: `${step.unprovision} unprovision: ${targets().join(', ')}` };
+    }
+    case 'usbSetup': {
+      const r = runUsbSetup(step.usbSetup!, targets(), world, st.baseDir, st.usbKeys);
+      await settle(world);
+      return r;
+    }
+    case 'mebx': {
+      const r = runMebx(step.mebx!, targets(), world);
+      await settle(world);
+      return r;
     }
     case 'agent':
       return runAgent(step.agent!, targets(), world, st);

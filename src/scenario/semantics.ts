@@ -3,8 +3,11 @@
  * exist, marks defined before use, hash entries that say where their hash comes from. Each
  * problem carries the JSON path of the offending value so the loader can print file:line:column.
  */
+import { isAmtError } from '../common/errors.js';
+import { checkMebxParams, findMebxOperation } from '../device/mebx-ops.js';
+import { canonicalPskText } from '../device/psk.js';
 import { tryParseDuration } from './duration.js';
-import { STEP_ACTIONS, type Scenario, type StepSpec } from './types.js';
+import { STEP_ACTIONS, type MebxStepSpec, type Scenario, type StepSpec } from './types.js';
 
 export type JsonPath = Array<string | number>;
 
@@ -37,9 +40,17 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
   const { ids, groups } = deviceNames(s);
   const known = new Set([...ids, ...groups.keys()]);
   const seen = new Set<string>();
+  const reference = typeof s.provisioningServer === 'object' && 'reference' in s.provisioningServer ? s.provisioningServer.reference : undefined;
   (s.devices ?? []).forEach((d, i) => {
     if (seen.has(d.id)) out.push({ path: ['devices', i, 'id'], message: `device id "${d.id}" is used twice` });
     seen.add(d.id);
+    if ((d.pid === undefined) !== (d.pps === undefined)) {
+      out.push({ path: ['devices', i, d.pid === undefined ? 'pps' : 'pid'], atKey: true, message: `a TLS-PSK device needs both pid and pps (this one has only ${d.pid === undefined ? 'pps' : 'pid'})` });
+    }
+    if (d.pid !== undefined && d.state === 'factory') {
+      // Entering PID/PPS is what moves a PC out of factory state (seed 002): the pair cannot exist in Pre.
+      out.push({ path: ['devices', i, 'state'], message: 'a device with PID/PPS is not in factory state (entering them moves it to setup); leave state out or say setup' });
+    }
     d.hashes?.add?.forEach((h, j) => {
       const p: JsonPath = ['devices', i, 'hashes', 'add', j];
       if (h.root && h.hash) out.push({ path: p, message: 'a hash entry takes either hash or root, not both' });
@@ -57,6 +68,13 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
       }
     }
   }
+  const pids = new Map<string, number>();
+  reference?.pskPairs?.forEach((pair, j) => {
+    const pid = canonicalPskText(pair.pid);
+    const first = pids.get(pid);
+    if (first !== undefined) out.push({ path: ['provisioningServer', 'reference', 'pskPairs', j, 'pid'], message: `PID ${pair.pid} is listed twice (first at pskPairs[${first}]); the server finds one PPS per PID` });
+    else pids.set(pid, j);
+  });
   duration(s.network?.dhcp?.delay, ['network', 'dhcp', 'delay']);
   for (const [name, f] of Object.entries(s.network?.dns?.failures ?? {})) {
     if (typeof f === 'object') duration(f.delay, ['network', 'dns', 'failures', name, 'delay']);
@@ -118,8 +136,49 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
       marks.add(step.mark);
     }
     if (step.remote && step.remote.hostBased === undefined) out.push({ path: [...p, 'remote'], message: 'remote needs hostBased: CCM or ACM' });
+    if (step.mebx) checkMebx(step.mebx, [...p, 'mebx'], reference !== undefined, out);
   });
   return out;
+}
+
+/** The keys of a mebx step that are not the operation's parameters. */
+export const MEBX_STEP_KEYS = ['op', 'password', 'expectCode'] as const;
+
+/** A mebx step's parameters: everything beside op, password and expectCode. */
+export function mebxStepParams(m: MebxStepSpec): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(m).filter(([k]) => !(MEBX_STEP_KEYS as readonly string[]).includes(k)));
+}
+
+/**
+ * A mebx step's parameters are checked by the same table the CLI and the API use
+ * (src/device/mebx-ops.ts checkMebxParams), so the words match; this only finds where to point.
+ */
+function checkMebx(m: MebxStepSpec, path: JsonPath, hasReference: boolean, out: SemanticProblem[]): void {
+  const o = findMebxOperation(m.op);
+  if (!o) return; // the schema's enum already said which ops exist
+  const raw = mebxStepParams(m);
+  try {
+    checkMebxParams(o, raw);
+  } catch (e) {
+    if (!isAmtError(e)) throw e;
+    const names = new Set(o.params.map((q) => q.name));
+    const unknown = Object.keys(raw).find((k) => !names.has(k));
+    // Point at the offending key or value: try each given parameter alone with the shared check.
+    const culprit = unknown ?? o.params.find((q) => {
+      if (raw[q.name] === undefined) return false;
+      try {
+        checkMebxParams({ ...o, params: [q] }, { [q.name]: raw[q.name] });
+        return false;
+      } catch {
+        return true;
+      }
+    })?.name;
+    out.push(culprit ? { path: [...path, culprit], atKey: culprit === unknown, message: e.message } : { path, message: e.message });
+    return;
+  }
+  if (m.op === 'hash-add' && raw['hash'] === 'reference' && !hasReference) {
+    out.push({ path: [...path, 'hash'], message: 'hash: reference needs provisioningServer: {reference: …}' });
+  }
 }
 
 function checkAgent(step: StepSpec, path: JsonPath, out: SemanticProblem[], duration: (v: unknown, p: JsonPath) => void): void {

@@ -44,8 +44,24 @@ export type CertificateVariant =
 export type ProvisioningServerSpec =
   | 'sink'
   | 'down'
-  | { reference: { certificate?: CertificateVariant; fqdn?: string; adminPassword?: string; mebxPassword?: string; tls?: boolean } }
+  | { reference: ReferenceServerSpec }
   | { external: { address: string; port?: number } };
+
+/** A TLS-PSK pair (seed 002): PID XXXX-XXXX, PPS 32 letters/digits in groups of four. */
+export interface PskPairSpec {
+  pid: string;
+  pps: string;
+}
+
+export interface ReferenceServerSpec {
+  certificate?: CertificateVariant;
+  fqdn?: string;
+  adminPassword?: string;
+  mebxPassword?: string;
+  tls?: boolean;
+  /** TLS-PSK pairs the server knows; without any it refuses PSK hellos (PSK_NOT_SUPPORTED). */
+  pskPairs?: PskPairSpec[];
+}
 
 export interface HashEntrySpec {
   name: string;
@@ -71,6 +87,11 @@ export interface DeviceSpecYaml {
   wiredLan?: boolean;
   provisioningServer?: { address?: string; fqdn?: string; port?: number };
   hashes?: { add?: HashEntrySpec[]; deactivate?: string[]; remove?: string[] };
+  /** TLS-PSK PID/PPS in NVRAM (profiles with TLS-PSK; others refuse them at run time, PSK_NOT_SUPPORTED). */
+  pid?: string;
+  pps?: string;
+  /** Trusted home domains for environment detection (seed 004). */
+  homeDomains?: string[];
 }
 
 export type CountBound = number | { min?: number; max?: number };
@@ -97,7 +118,19 @@ export interface ExpectSpec {
   events?: EventExpectation[];
   noEvents?: string[];
   audit?: Record<string, unknown> | null;
-  nvram?: { pkiDnsSuffix?: string; mebxPasswordChanged?: boolean; customHashes?: number; activeHashes?: CountBound; bareMetalUsed?: boolean };
+  nvram?: {
+    pkiDnsSuffix?: string;
+    mebxPasswordChanged?: boolean;
+    customHashes?: number;
+    activeHashes?: CountBound;
+    bareMetalUsed?: boolean;
+    /** The admin digest account accepts this password. */
+    adminPassword?: string;
+    /** Mode SMB or Enterprise. */
+    mode?: 'Enterprise' | 'SMB';
+    /** A PID in NVRAM (true/false), or the PID itself (XXXX-XXXX or without the dash). */
+    pid?: boolean | string;
+  };
   ports?: { open?: number[]; closed?: number[]; origin?: 'remote' | 'local' };
   server?: { hellos?: CountBound; status?: 'in-progress' | 'configured' | 'failed'; code?: string };
   within?: DurationInput;
@@ -142,6 +175,20 @@ export interface FaultSpec {
   clearRules?: boolean;
 }
 
+/** `usbSetup: file` or `usbSetup: {file, expectCode}`: boot with a USB key holding setup.bin. */
+export type UsbSetupSpec = string | { file: string; expectCode?: string };
+
+/**
+ * `mebx: {op, password, <the op's parameters>, expectCode}` (src/device/mebx-ops.ts names them).
+ * Parameters sit beside op and password: `{op: password, password: admin, newPassword: …}`.
+ */
+export interface MebxStepSpec {
+  op: string;
+  password: string;
+  expectCode?: string;
+  [param: string]: unknown;
+}
+
 export interface StepSpec {
   device?: DeviceRef;
   power?: 'on' | 'off' | 'loss';
@@ -151,13 +198,15 @@ export interface StepSpec {
   remote?: { hostBased?: 'CCM' | 'ACM'; password?: string };
   unprovision?: 'partial' | 'full';
   mebxPassword?: string;
+  usbSetup?: UsbSetupSpec;
+  mebx?: MebxStepSpec;
   fault?: FaultSpec;
   expect?: ExpectSpec;
   mark?: string;
   note?: string;
 }
 
-export const STEP_ACTIONS = ['power', 'link', 'advance', 'agent', 'remote', 'unprovision', 'mebxPassword', 'fault', 'expect', 'mark', 'note'] as const;
+export const STEP_ACTIONS = ['power', 'link', 'advance', 'agent', 'remote', 'unprovision', 'mebxPassword', 'usbSetup', 'mebx', 'fault', 'expect', 'mark', 'note'] as const;
 export type StepKind = (typeof STEP_ACTIONS)[number];
 
 export interface Scenario {
@@ -184,4 +233,6 @@ export interface LoadedScenario {
   scenario: Scenario;
   /** Position of each step (same index as scenario.steps); absent for inline objects. */
   stepPos: Array<SourcePos | undefined>;
+  /** Directory that relative paths in steps (usbSetup files) are resolved against. */
+  baseDir?: string;
 }

@@ -8,8 +8,10 @@ import { threadId } from 'node:worker_threads';
 import type { Clock } from '../clock/clock.js';
 import { ScaledClock } from '../clock/real-clock.js';
 import { VirtualClock } from '../clock/virtual-clock.js';
-import { AmtError } from '../common/errors.js';
+import { AmtError, isAmtError } from '../common/errors.js';
 import type { AmtDevice } from '../device/device.js';
+import { mebxSetPidPps } from '../device/mebx.js';
+import { canonicalPskText } from '../device/psk.js';
 import { Emulator } from '../fleet/emulator.js';
 import { attachListeners } from '../fleet/listeners.js';
 import type { DnsFailureMode, DhcpBehaviour, ZoneRecord } from '../network/fake/index.js';
@@ -162,6 +164,7 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
           ...(listeners?.ports.https ? { deviceWsmanPort: listeners.ports.https } : {}),
           profiles: [{ name: 'default', adminPassword: ref.adminPassword ?? 'P@ssw0rd-amtemu', mebxPassword: ref.mebxPassword ?? 'Mebx-P@ssw0rd', tls: ref.tls ?? false }],
           chains: [{ name: chain!.variant, chainPem: chain!.chainPem, keyPem: chain!.keyPem, rootHashes: chain!.rootHashes }],
+          ...(ref.pskPairs?.length ? { pskPairs: ref.pskPairs.map((p) => ({ pid: p.pid, pps: p.pps })) } : {}),
           // The fake DNS knows every leased name; the server asks it, not the host's resolver.
           reverseLookup: async () => undefined,
           wsmanTimeoutMs: 20_000,
@@ -217,10 +220,13 @@ async function stopEndpoint(endpoint: HelloEndpoint, virtual: VirtualClock | und
 }
 
 export function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, endpoint: HelloEndpoint, pki: TestPki | undefined): AmtDevice {
-  return emu.addDevice({
+  // PID/PPS are entered after the forced MEBx password change (or by the OEM), and entering
+  // them leaves factory state (seed 002): a device that has them starts in setup unless told otherwise.
+  const state = d.state ?? (d.pid !== undefined ? 'setup' : undefined);
+  const device = emu.addDevice({
     deviceId: id,
     ...(d.profile ? { profile: d.profile } : {}),
-    ...(d.state ? { state: d.state } : {}),
+    ...(state ? { state } : {}),
     helloPort: d.provisioningServer?.port ?? endpoint.port,
     ...(d.adminPassword ? { adminPassword: d.adminPassword } : {}),
     ...(d.uuid ? { uuid: d.uuid.toLowerCase() } : {}),
@@ -241,6 +247,11 @@ export function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, 
         img.mebx.password = d.mebxPassword;
         img.mebx.passwordChanged = true;
       }
+      if (d.pid !== undefined && d.pps !== undefined && profile.setup.tlsPsk) {
+        img.setup.pid = canonicalPskText(d.pid);
+        img.setup.pps = canonicalPskText(d.pps);
+      }
+      if (d.homeDomains !== undefined) img.setup.homeDomains = d.homeDomains.map((h) => h.replace(/\.$/, '').toLowerCase());
       const server = d.provisioningServer;
       if (server?.address) img.setup.provisioningServer.address = server.address === 'provisioningServer' ? endpoint.address : server.address;
       if (server?.fqdn) img.setup.provisioningServer.fqdn = server.fqdn;
@@ -270,4 +281,15 @@ export function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, 
       });
     },
   });
+  if (d.pid !== undefined && d.pps !== undefined && !device.profile.setup.tlsPsk) {
+    // A profile without TLS-PSK has no PID/PPS screen and no place for them: the device's own MEBx
+    // rule refuses (mebx.refused PSK_NOT_SUPPORTED on the timeline) and the run goes on, so a
+    // scenario can expect that code instead of failing before it starts.
+    try {
+      mebxSetPidPps(device, device.nvram.mebx.password, d.pid, d.pps);
+    } catch (e) {
+      if (!isAmtError(e)) throw e;
+    }
+  }
+  return device;
 }

@@ -10,7 +10,8 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/cli/run-command.js';
 import { formatResult, toJUnit } from '../../src/scenario/report.js';
-import { runScenario } from '../../src/scenario/runner.js';
+import { loadScenarioFile } from '../../src/scenario/loader.js';
+import { runLoaded, runScenario } from '../../src/scenario/runner.js';
 import type { Scenario } from '../../src/scenario/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'amtemu-scenario-'));
@@ -124,5 +125,50 @@ describe('scenario runner', () => {
     expect(await runCommand([good, join(dir, 'bad.yaml')], { jobs: 1, ...io })).toBe(2);
     expect(err).toBe(`${join(dir, 'bad.yaml')}:3:14: bad duration "later": cannot read "later" (units: ms, s, m, h, d — e.g. "90s", "6h", "1d 2h")\n`);
     await expect(runCommand([join(dir, 'missing.yaml')], { jobs: 1, ...io })).rejects.toThrow(/no such file or directory/);
+  });
+});
+
+describe('mebx and usbSetup steps: expectCode', () => {
+  it('success, the expected refusal, a different code and an unexpected refusal each read plainly', async () => {
+    const r = await runScenario({
+      name: 'mebx outcomes',
+      devices: [{ id: 'pc1' }],
+      steps: [
+        { mebx: { op: 'hostname', password: 'admin', hostname: 'pc1', expectCode: 'NOT_PERMITTED' } },
+        { mebx: { op: 'password', password: 'admin', newPassword: 'Mebx!2pass', expectCode: 'INVALID_PASSWORD' } },
+        { mebx: { op: 'password', password: 'Mebx!2pass', newPassword: 'weak' } },
+        { mebx: { op: 'password', password: 'wrong', newPassword: 'Mebx!3pass', expectCode: 'INVALID_PASSWORD' } },
+        { expect: { device: 'pc1', state: 'setup', nvram: { mebxPasswordChanged: true }, events: [{ type: 'mebx.refused', count: 3 }] } },
+      ],
+    });
+    expect(r.steps.map((s) => s.ok)).toEqual([true, false, false, false, true]);
+    expect(r.steps[0]!.message).toBe("pc1: mebx hostname refused as expected: NOT_PERMITTED (the default MEBx password 'admin' must be changed first (mebx password))");
+    expect(r.failures.map((f) => [f.step, f.deviceId, f.message])).toEqual([
+      [1, 'pc1', 'pc1 mebx password: expected refusal INVALID_PASSWORD, but it succeeded (done; state setup)'],
+      [2, 'pc1', 'pc1 mebx password refused: INVALID_PASSWORD: MEBx password must be 8-32 characters with an upper-case and a lower-case letter, a digit and a non-alphanumeric character (not : , ")'],
+      [3, 'pc1', 'pc1 mebx password: expected INVALID_PASSWORD, got MEBX_PASSWORD_WRONG: current MEBx password incorrect'],
+    ]);
+    // The refusal the step reports is the one the device recorded, at the step's time.
+    expect(r.timeline.filter((e) => e.type === 'mebx.refused').map((e) => e.code)).toEqual(['NOT_PERMITTED', 'INVALID_PASSWORD', 'MEBX_PASSWORD_WRONG']);
+    expect(r.failures[0]!.excerpt.some((l) => l.includes('mebx.password-set'))).toBe(true);
+  });
+
+  it('a setup.bin that goes away after loading, or is damaged, fails the step with its reason, never the run', async () => {
+    const bin = join(dir, 'gone.bin');
+    writeFileSync(bin, Buffer.alloc(512, 7));
+    const file = join(dir, 'usb.yaml');
+    writeFileSync(file, 'name: usb\ndevices: [{id: pc1}]\nsteps:\n  - usbSetup: gone.bin\n  - usbSetup: gone.bin\n  - expect: {device: pc1, state: factory}\n');
+    const loaded = loadScenarioFile(file);
+    const first = await runLoaded(loaded);
+    expect(first.failures.map((f) => f.message)).toEqual([
+      'pc1 usbSetup gone.bin refused: SETUP_BIN_INVALID: gone.bin: offset 0: unknown file-type GUID 07070707070707070707070707070707 (not a setup.bin)',
+      'pc1 usbSetup gone.bin refused: SETUP_BIN_INVALID: gone.bin: offset 0: unknown file-type GUID 07070707070707070707070707070707 (not a setup.bin)',
+    ]);
+    expect(first.failures[0]!.line).toBe(4);
+    expect(first.steps[2]!.ok).toBe(true);
+    rmSync(bin);
+    const second = await runLoaded(loaded);
+    expect(second.failures[0]!.message).toBe('usbSetup: cannot read gone.bin (ENOENT)');
+    expect(second.steps).toHaveLength(3);
   });
 });
