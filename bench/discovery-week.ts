@@ -10,13 +10,16 @@
  *   is a projection from the attempts made so far (`completed: false`).
  * - `memory`: the same firmware on an in-memory network (no sockets): firmware + clock cost.
  */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { Packet } from 'dns2';
 import { VirtualClock } from '../src/clock/virtual-clock.js';
 import { Timeline } from '../src/common/timeline.js';
 import { AmtDevice } from '../src/device/device.js';
 import { Emulator } from '../src/fleet/emulator.js';
 import { createFactoryImage } from '../src/nvram/defaults.js';
 import { getProfile } from '../src/nvram/profiles.js';
-import { collectGarbage, judge, note, refusedPort, round, type Figure, type Scale } from './lib.js';
+import { boundedLoop, collectGarbage, judge, note, refusedPort, round, sourceAddress, type Figure, type Scale } from './lib.js';
 import { RefusingMemoryNetwork } from './memory-network.js';
 
 const HOUR = 3_600_000;
@@ -113,10 +116,68 @@ async function memoryWeek(scale: Scale): Promise<{ wallMs: number; virtualMs: nu
   return { wallMs, virtualMs: clock.now(), completed, projectedMs, counts, refusedByNetwork: network.hellosRefused };
 }
 
+/** Attempts in the raw-floor baseline (bounded in count and by the loop budget). */
+const FLOOR_ATTEMPTS = 40_000;
+/** Same-instant timers fire in batches of up to 256 (virtual-clock.ts): the floor gets that much overlap. */
+const FLOOR_CONCURRENCY = 256;
+
+/**
+ * Baseline, side by side: what one hello attempt costs the kernel and node with nothing of ours
+ * in the way — a fresh UDP socket bound to a 127.x source sends the same ProvisionServer query to
+ * a bare dgram server that answers with fixed bytes, then a TCP connect from the same source to
+ * the refused port. Returns attempts per second.
+ */
+async function rawAttemptFloor(budgetMs: number): Promise<{ rate: number; done: number }> {
+  const q = new Packet();
+  q.header.rd = 1;
+  q.questions.push({ name: 'ProvisionServer.bench.example.test', type: 1, class: 1 } as never);
+  const query = q.toBuffer();
+  const a = Packet.createResponseFromRequest(Packet.parse(query));
+  const rr = new Packet.Resource('ProvisionServer.bench.example.test', 1, 1, 300);
+  rr.address = '127.0.0.1';
+  a.answers.push(rr);
+  const answer = a.toBuffer();
+  const server = dgram.createSocket('udp4');
+  server.on('message', (_m, r) => server.send(answer, r.port, r.address));
+  await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+  const dnsPort = server.address().port;
+  const port = await refusedPort();
+  const attempt = (i: number): Promise<void> => {
+    const from = sourceAddress('127.88', i, 10_000);
+    return new Promise<void>((resolve, reject) => {
+      const u = dgram.createSocket('udp4');
+      // A lost datagram must not hang the loop: the firmware's resolver would time out too.
+      const lost = setTimeout(() => {
+        u.close();
+        reject(new Error('DNS answer lost'));
+      }, 2000);
+      u.once('message', () => {
+        clearTimeout(lost);
+        u.close();
+        const c = net.connect({ host: '127.0.0.1', port, localAddress: from });
+        c.once('error', () => resolve());
+        c.once('connect', () => {
+          c.destroy();
+          reject(new Error('connected to a port that should refuse'));
+        });
+      });
+      u.bind(0, from, () => u.send(query, dnsPort, '127.0.0.1'));
+    });
+  };
+  const r = await boundedLoop(FLOOR_ATTEMPTS, FLOOR_CONCURRENCY, budgetMs, attempt);
+  server.close();
+  return { rate: r.done / (r.ms / 1000), done: r.done };
+}
+
 export async function benchDiscoveryWeek(scale: Scale): Promise<Figure[]> {
   const target = { of: 'value', op: '<' as const, value: 30 };
   const real = await realWeek(scale);
   note(`(b real) ${scale.weekDevices} devices: ${real.completed ? 'completed' : 'STOPPED at budget'} virtual ${round(real.virtualMs / DAY, 2)} d in ${round(real.wallMs / 1000, 1)} s, ${real.counts.attempts} attempts`);
+  collectGarbage();
+  const floor = await rawAttemptFloor(scale.loopBudgetMs);
+  const expectedReal = scale.weekDevices * HELLOS_PER_WINDOW;
+  const realRate = real.counts.attempts / (real.wallMs / 1000);
+  note(`(b real) raw floor: ${round(floor.rate, 0)} attempts/s (${floor.done} raw attempts) → ${round(expectedReal / floor.rate, 1)} s for the week's ${expectedReal} attempts; emulator ${round(realRate, 0)}/s`);
   collectGarbage();
   const mem = await memoryWeek(scale);
   note(`(b memory) ${scale.weekMemoryDevices} devices: ${mem.completed ? 'completed' : 'STOPPED at budget'} virtual ${round(mem.virtualMs / DAY, 2)} d in ${round(mem.wallMs / 1000, 1)} s, ${mem.counts.attempts} attempts`);
@@ -130,6 +191,12 @@ export async function benchDiscoveryWeek(scale: Scale): Promise<Figure[]> {
       title: `${scale.weekDevices} devices × ${scale.weekDays} virtual days, server down, real sockets: wall time${real.completed ? '' : ' (PROJECTED)'}`,
       value: round(real.projectedMs / 1000, 2),
       unit: 's',
+      baseline: {
+        value: round(expectedReal / floor.rate, 2),
+        unit: 's',
+        what: `raw floor: the same ${expectedReal} attempts as bare node:dgram query/answer + refused node:net connect from 127.x sources, ${FLOOR_CONCURRENCY} in flight (${floor.done} measured, rate extrapolated)`,
+      },
+      ratio: round(real.projectedMs / 1000 / (expectedReal / floor.rate), 2),
       target,
       met: real.completed && judge(real.wallMs / 1000, '<', 30),
       detail: {
@@ -140,7 +207,8 @@ export async function benchDiscoveryWeek(scale: Scale): Promise<Figure[]> {
         virtualDaysReached: round(real.virtualMs / DAY, 3),
         helloAttempts: real.counts.attempts,
         expectedAttempts: scale.weekDevices * HELLOS_PER_WINDOW,
-        attemptsPerSecond: round(real.counts.attempts / (real.wallMs / 1000), 0),
+        attemptsPerSecond: round(realRate, 0),
+        rawFloorAttemptsPerSecond: round(floor.rate, 0),
         dnsAnswers: real.counts.dnsAnswers,
         dhcpRenewals: real.counts.renewals,
         rssMB: round(real.rssMB, 0),
