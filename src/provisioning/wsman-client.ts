@@ -33,9 +33,20 @@ const URI = '/wsman';
 const MAX_PULLS = 100;
 
 export class WsmanClient {
-  readonly amt = new AMT.Messages();
-  readonly ips = new IPS.Messages();
-  readonly cim = new CIM.Messages();
+  // Message builders are made on first use: each constructs dozens of class builders, and a
+  // bare-metal activation never touches IPS (host-based setup does).
+  private amtMessages: AMT.Messages | undefined;
+  private ipsMessages: IPS.Messages | undefined;
+  private cimMessages: CIM.Messages | undefined;
+  get amt(): AMT.Messages {
+    return (this.amtMessages ??= new AMT.Messages());
+  }
+  get ips(): IPS.Messages {
+    return (this.ipsMessages ??= new IPS.Messages());
+  }
+  get cim(): CIM.Messages {
+    return (this.cimMessages ??= new CIM.Messages());
+  }
   /** `Server:` header of the last response (MeshCentral reads the AMT version from it). */
   serverHeader: string | undefined;
   private socket: net.Socket | undefined;
