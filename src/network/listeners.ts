@@ -162,7 +162,10 @@ export class PortListeners {
     const device = accept(local) ? this.opts.lookup(local) : undefined;
     const wirePort = tls ? 16993 : 16992;
     const peer = v4(socket.remoteAddress);
-    const origin: Origin = device && peer === device.address ? 'local' : 'remote';
+    // The host OS shares the device's address (LMS relays from it). A PC without a wired lease
+    // (wireless-only, seed 004) still has its host path: the address the fleet planned for it,
+    // the same rule the redirection and RMCP listeners use.
+    const origin: Origin = device && peer === (device.address ?? local) ? 'local' : 'remote';
     if (!device || !device.portOpen(wirePort, origin)) {
       socket.resetAndDestroy();
       return;
