@@ -36,6 +36,13 @@ export type DhcpClientState = 'INIT' | 'SELECTING' | 'REQUESTING' | 'BOUND' | 'R
 /** Options the firmware asks for (brief: 1, 3, 6, 12, 15, 81). */
 export const REQUESTED_OPTIONS = [Opt.SUBNET_MASK, Opt.ROUTER, Opt.DNS_SERVERS, Opt.HOSTNAME, Opt.DOMAIN_NAME, Opt.CLIENT_FQDN];
 
+/** Shared, never-mutated option values (encodeDhcp only reads them). */
+const PARAMETER_LIST_BYTES = Buffer.from(REQUESTED_OPTIONS);
+const MESSAGE_TYPE_BYTES: Readonly<Record<number, Buffer>> = {
+  [DhcpMessageType.DISCOVER]: Buffer.from([DhcpMessageType.DISCOVER]),
+  [DhcpMessageType.REQUEST]: Buffer.from([DhcpMessageType.REQUEST]),
+};
+
 export interface DhcpClientConfig {
   clock: Clock;
   transport: DhcpClientTransport;
@@ -102,6 +109,9 @@ export class FirmwareDhcpClient implements DhcpHandle {
   private readonly rng: () => number;
   private readonly unsubscribe: () => void;
   private readonly clientId: Buffer;
+  /** Options 12, 81 and 55 never change for a device: encoded once, not once per packet. */
+  private readonly hostnameOpt: Buffer;
+  private readonly fqdnOpt: Buffer;
   private readonly cfg: Required<Omit<DhcpClientConfig, 'seed' | 'restartAfterFailureMs'>> & { restartAfterFailureMs: number | null };
 
   constructor(
@@ -123,6 +133,9 @@ export class FirmwareDhcpClient implements DhcpHandle {
       replyGraceMs: config.replyGraceMs ?? DEFAULT_GRACE_MS,
     };
     this.clientId = Buffer.concat([Buffer.from([1]), macBytes(identity.mac)]);
+    this.hostnameOpt = Buffer.from(identity.hostname, 'latin1');
+    // RFC 4702: ASCII name, S=0 (the client updates nothing; [UNKNOWN] real firmware flags).
+    this.fqdnOpt = encodeClientFqdn({ flags: 0, name: identity.hostname });
     this.rng = seededRng(config.seed ?? hashString(identity.mac));
     this.unsubscribe = config.transport.subscribe(identity.mac, (p) => this.onReply(p));
   }
@@ -242,12 +255,11 @@ export class FirmwareDhcpClient implements DhcpHandle {
 
   private baseOptions(type: number): Map<number, Buffer> {
     const o = new Map<number, Buffer>();
-    o.set(Opt.MESSAGE_TYPE, Buffer.from([type]));
+    o.set(Opt.MESSAGE_TYPE, MESSAGE_TYPE_BYTES[type] ?? Buffer.from([type]));
     o.set(Opt.CLIENT_ID, this.clientId);
-    o.set(Opt.HOSTNAME, Buffer.from(this.identity.hostname, 'latin1'));
-    // RFC 4702: ASCII name, S=0 (the client updates nothing; [UNKNOWN] real firmware flags).
-    o.set(Opt.CLIENT_FQDN, encodeClientFqdn({ flags: 0, name: this.identity.hostname }));
-    o.set(Opt.PARAMETER_LIST, Buffer.from(REQUESTED_OPTIONS));
+    o.set(Opt.HOSTNAME, this.hostnameOpt);
+    o.set(Opt.CLIENT_FQDN, this.fqdnOpt);
+    o.set(Opt.PARAMETER_LIST, PARAMETER_LIST_BYTES);
     return o;
   }
 
@@ -270,8 +282,7 @@ export class FirmwareDhcpClient implements DhcpHandle {
   private send(type: string, p: DhcpPacket, to: { address: string; port: number }): void {
     this.events.onPacket?.('sent', type, { ...summarize(p), state: this.st, attempt: this.attempt, to: `${to.address}:${to.port}` });
     this.window?.close();
-    this.window = openReplyWindow(this.cfg.clock, this.cfg.replyGraceMs);
-    void this.cfg.clock.track(this.cfg.transport.send(encodeDhcp(p), to));
+    this.window = replyWindowAfter(this.cfg.clock, this.cfg.transport.send(encodeDhcp(p), to), this.cfg.replyGraceMs);
   }
 
   // ---- replies --------------------------------------------------------------------------
@@ -380,6 +391,29 @@ export class FirmwareDhcpClient implements DhcpHandle {
     // onFailure may have stopped us (device powered off in reaction).
     if (this.state !== 'STOPPED') this.enterInit();
   }
+}
+
+/**
+ * Track `sent`, then a reply window whose grace starts only once the datagram has left: the
+ * transport may hold a datagram for a while (dhcp-socket.ts paces a fleet's burst), and a grace
+ * counted from the queueing would let a virtual-time run move on — and retransmit — while the
+ * answer is still on its way.
+ */
+function replyWindowAfter(clock: Clock, sent: Promise<void>, graceMs: number): ReplyWindow {
+  let closed = false;
+  let inner: ReplyWindow | undefined;
+  void clock.track(
+    sent.then(() => {
+      // Opened (and tracked) before this tracked promise settles, so the clock never sees a gap.
+      if (!closed) inner = openReplyWindow(clock, graceMs);
+    }),
+  );
+  return {
+    close: () => {
+      closed = true;
+      inner?.close();
+    },
+  };
 }
 
 function macBytes(mac: string): Buffer {

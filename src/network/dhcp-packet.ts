@@ -55,9 +55,13 @@ export const DhcpMessageType = {
 } as const;
 export type DhcpMessageTypeName = keyof typeof DhcpMessageType;
 
+/** Code → name table; every packet of a fleet is named once on each side. */
+const MESSAGE_TYPE_NAMES: ReadonlyMap<number, DhcpMessageTypeName> = new Map(
+  (Object.entries(DhcpMessageType) as Array<[DhcpMessageTypeName, number]>).map(([k, v]) => [v, k]),
+);
+
 export function messageTypeName(code: number | undefined): DhcpMessageTypeName | undefined {
-  for (const [k, v] of Object.entries(DhcpMessageType)) if (v === code) return k as DhcpMessageTypeName;
-  return undefined;
+  return code === undefined ? undefined : MESSAGE_TYPE_NAMES.get(code);
 }
 
 /** Option codes this project reads or writes (RFC 2132 §3–9, RFC 4702). */
@@ -102,6 +106,8 @@ export interface DhcpPacket {
 
 export type DecodeResult = { ok: true; packet: DhcpPacket } | { ok: false; message: string };
 
+const headerScratch = Buffer.alloc(HEADER_LEN + 1, 255);
+
 /** Decode a datagram; never throws (a malformed packet is a value the caller counts). */
 export function decodeDhcp(buf: Buffer): DecodeResult {
   if (buf.length < HEADER_LEN + 1) return { ok: false, message: `DHCP packet too short (${buf.length} bytes, need ≥ ${HEADER_LEN + 1})` };
@@ -109,7 +115,10 @@ export function decodeDhcp(buf: Buffer): DecodeResult {
   let header: PkgHeader;
   try {
     // Only the header goes through the package: an END byte stands in for the options area.
-    header = protocol.parse(Buffer.concat([buf.subarray(0, HEADER_LEN), Buffer.from([255])]));
+    // parse() is synchronous and returns only numbers and strings, so one scratch buffer
+    // serves every packet (no allocation per datagram).
+    buf.copy(headerScratch, 0, 0, HEADER_LEN);
+    header = protocol.parse(headerScratch);
   } catch (e) {
     return { ok: false, message: `DHCP header invalid: ${(e as Error).message}` };
   }
@@ -172,18 +181,36 @@ export function encodeDhcp(p: DhcpPacket): Buffer {
     file: '',
     options: {},
   });
-  const parts: Buffer[] = [sb._data.subarray(0, HEADER_LEN)];
+  // Options are written straight after the header into one buffer (the package's is 1500
+  // zero-filled bytes, so the RFC 1542 padding to 300 is already there); a bigger one only
+  // when the options do not fit.
+  let size = HEADER_LEN + 1;
+  for (const value of p.options.values()) size += value.length === 0 ? 2 : value.length + 2 * Math.ceil(value.length / 255);
+  let out = sb._data;
+  if (size > out.length) {
+    out = Buffer.alloc(size);
+    sb._data.copy(out, 0, 0, HEADER_LEN);
+  }
+  let w = HEADER_LEN;
   for (const [code, value] of p.options) {
     // Long values are split into several instances of the option (RFC 3396).
-    if (value.length === 0) parts.push(Buffer.from([code, 0]));
+    if (value.length === 0) {
+      out[w++] = code;
+      out[w++] = 0;
+    }
     for (let off = 0; off < value.length; off += 255) {
-      const chunk = value.subarray(off, off + 255);
-      parts.push(Buffer.from([code, chunk.length]), chunk);
+      const len = Math.min(255, value.length - off);
+      out[w++] = code;
+      out[w++] = len;
+      value.copy(out, w, off, off + len);
+      w += len;
     }
   }
-  parts.push(Buffer.from([255]));
-  const out = Buffer.concat(parts);
-  return out.length >= MIN_PACKET ? out : Buffer.concat([out, Buffer.alloc(MIN_PACKET - out.length)]);
+  out[w++] = 255;
+  // Zero any bytes the package wrote past the header (its own END byte) up to the padding.
+  const end = Math.max(w, MIN_PACKET);
+  if (end > w) out.fill(0, w, end);
+  return out.subarray(0, end);
 }
 
 // ---- option value helpers -------------------------------------------------------------

@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../../clock/clock.js';
 import { RealClock } from '../../clock/real-clock.js';
 import { trackDelivery } from '../io-window.js';
+import { DHCP_RECV_BUFFER_BYTES } from '../dhcp-socket.js';
 import {
   BOOTREPLY,
   BOOTREQUEST,
@@ -127,7 +128,10 @@ export class FakeDhcpServer extends EventEmitter {
   }
 
   async start(): Promise<{ address: string; port: number }> {
-    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    // A whole fleet's DISCOVERs arrive here; ask for headroom beyond the 208 KiB default (the
+    // kernel caps it at net.core.rmem_max). The client socket paces its sends so a low cap
+    // cannot lose packets either (dhcp-socket.ts).
+    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: DHCP_RECV_BUFFER_BYTES });
     this.socket = sock;
     sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     // A send error (e.g. ENETUNREACH for a broadcast) must not take the process down.
@@ -171,7 +175,9 @@ export class FakeDhcpServer extends EventEmitter {
   }
 
   private knobs(mac: string): DhcpBehaviour {
-    return { ...this.behaviour, ...(this.perMac.get(mac) ?? {}) };
+    const own = this.perMac.get(mac);
+    // Read-only use below, so the fleet-wide object serves when no per-MAC knob exists.
+    return own ? { ...this.behaviour, ...own } : this.behaviour;
   }
 
   private record(e: DhcpServerEvent): void {
@@ -211,7 +217,8 @@ export class FakeDhcpServer extends EventEmitter {
     }
     switch (type) {
       case DhcpMessageType.DISCOVER: {
-        this.record({ type: 'discover', mac, detail: summarize(req) });
+        const detail = summarize(req);
+        this.record({ type: 'discover', mac, detail });
         const address = this.allocate(mac, req);
         if (!address) {
           this.record({ type: 'exhausted', mac, detail: { pool: this.config.pool } });
@@ -219,7 +226,7 @@ export class FakeDhcpServer extends EventEmitter {
         }
         this.stats.offers++;
         this.reply(req, rinfo, DhcpMessageType.OFFER, address, k);
-        this.record({ type: 'offer', mac, address, detail: summarize(req) });
+        this.record({ type: 'offer', mac, address, detail: { ...detail } });
         return;
       }
       case DhcpMessageType.REQUEST:
@@ -297,8 +304,10 @@ export class FakeDhcpServer extends EventEmitter {
   private reservedFor(mac: string): string | undefined {
     const r = this.config.reservations;
     if (!r) return undefined;
+    const exact = r[mac];
+    if (exact !== undefined) return exact;
     const lower = mac.toLowerCase();
-    return r[mac] ?? r[lower] ?? r[mac.replace(/:/g, '-')] ?? r[lower.replace(/:/g, '-')];
+    return r[lower] ?? r[mac.replace(/:/g, '-')] ?? r[lower.replace(/:/g, '-')];
   }
 
   private addressFor(mac: string): string | undefined {
