@@ -50,6 +50,9 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
     if (d.pid !== undefined && d.state === 'factory') {
       // Entering PID/PPS is what moves a PC out of factory state (seed 002): the pair cannot exist in Pre.
       out.push({ path: ['devices', i, 'state'], message: 'a device with PID/PPS is not in factory state (entering them moves it to setup); leave state out or say setup' });
+    } else if (d.mebxPassword !== undefined && d.state === 'factory') {
+      // The forced first change of 'admin' is the factory → setup transition (seed 002 Stage 1).
+      out.push({ path: ['devices', i, 'state'], message: "a device whose MEBx password was changed is not in factory state (the first change moves it to setup); leave state out or say setup, or use a mebx step" });
     }
     d.hashes?.add?.forEach((h, j) => {
       const p: JsonPath = ['devices', i, 'hashes', 'add', j];

@@ -222,7 +222,8 @@ async function stopEndpoint(endpoint: HelloEndpoint, virtual: VirtualClock | und
 export function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, endpoint: HelloEndpoint, pki: TestPki | undefined): AmtDevice {
   // PID/PPS are entered after the forced MEBx password change (or by the OEM), and entering
   // them leaves factory state (seed 002): a device that has them starts in setup unless told otherwise.
-  const state = d.state ?? (d.pid !== undefined ? 'setup' : undefined);
+  // PID/PPS or a changed MEBx password mean the technician has been there: setup, not factory.
+  const state = d.state ?? (d.pid !== undefined || d.mebxPassword !== undefined ? 'setup' : undefined);
   const device = emu.addDevice({
     deviceId: id,
     ...(d.profile ? { profile: d.profile } : {}),

@@ -134,6 +134,10 @@ steps:
     expect(problems(t2)).toEqual([
       { file: 'x.yaml', line: 3, column: col(t2, 3, 'factory'), message: 'a device with PID/PPS is not in factory state (entering them moves it to setup); leave state out or say setup' },
     ]);
+    const t2b = `name: t\ndevices:\n  - {id: pc1, state: factory, mebxPassword: Tech!Mebx1}\nsteps:\n  - power: on\n`;
+    expect(problems(t2b)).toEqual([
+      { file: 'x.yaml', line: 3, column: col(t2b, 3, 'factory'), message: "a device whose MEBx password was changed is not in factory state (the first change moves it to setup); leave state out or say setup, or use a mebx step" },
+    ]);
     const t3 = `name: t\ndevices:\n  - {id: pc1, pid: PSK1-0001, pps: short}\nsteps:\n  - power: on\n`;
     const bad = problems(t3);
     expect(bad).toHaveLength(1);
