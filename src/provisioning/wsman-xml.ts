@@ -4,7 +4,6 @@
  * processing is off (no expansion attacks); the five XML entities are decoded in `text()`.
  */
 import { XMLParser } from 'fast-xml-parser';
-import { parsePlainXml } from '../device/wsman/xml-fast.js';
 
 export type XmlNode = string | { [k: string]: XmlValue };
 export type XmlValue = XmlNode | XmlNode[];
@@ -103,15 +102,11 @@ export function instanceFields(v: XmlValue | undefined): Record<string, string> 
 }
 
 export function parseEnvelope(xml: string): WsmanEnvelope {
-  // Plain responses take the one-pass reader (same result as the parser below, which handles
-  // everything it declines).
-  let doc: unknown = parsePlainXml(xml, { decodeEntities: false, keepDeclaration: true });
-  if (doc === undefined) {
-    try {
-      doc = parser.parse(xml);
-    } catch (e) {
-      throw new WsmanError('WSMAN_BAD_RESPONSE', `response is not XML: ${(e as Error).message}`);
-    }
+  let doc: unknown;
+  try {
+    doc = parser.parse(xml);
+  } catch (e) {
+    throw new WsmanError('WSMAN_BAD_RESPONSE', `response is not XML: ${(e as Error).message}`);
   }
   const env = isObj(doc) ? doc.Envelope : undefined;
   if (!isObj(env)) throw new WsmanError('WSMAN_BAD_RESPONSE', 'response has no SOAP Envelope');

@@ -9,7 +9,6 @@
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { Faults, type WsmanFault } from './faults.js';
-import { parsePlainXml } from './xml-fast.js';
 
 export const MAX_ENVELOPE_BYTES = 256 * 1024;
 export const MAX_DEPTH = 32;
@@ -111,16 +110,12 @@ export function parseEnvelope(xml: string): WsmanRequest | WsmanFault {
   const shape = scanStructure(xml);
   if (shape.depth > MAX_DEPTH) return Faults.encodingLimit(`The request nests deeper than ${MAX_DEPTH} elements.`);
   if (shape.elements > MAX_ELEMENTS) return Faults.encodingLimit(`The request has more than ${MAX_ELEMENTS} elements.`);
-  // Plain envelopes (every client we know sends them) take the one-pass reader; anything it
-  // does not vouch for goes through the validator and fast-xml-parser exactly as before.
-  let doc: XmlObject | undefined = parsePlainXml(xml, { decodeEntities: true, keepDeclaration: false });
-  if (doc === undefined) {
-    if (XMLValidator.validate(xml) !== true) return Faults.schemaValidation('The request is not well-formed XML.');
-    try {
-      doc = parser.parse(xml) as XmlObject;
-    } catch {
-      return Faults.schemaValidation('The request is not well-formed XML.');
-    }
+  if (XMLValidator.validate(xml) !== true) return Faults.schemaValidation('The request is not well-formed XML.');
+  let doc: XmlObject;
+  try {
+    doc = parser.parse(xml) as XmlObject;
+  } catch {
+    return Faults.schemaValidation('The request is not well-formed XML.');
   }
   const env = child(doc, 'Envelope');
   if (env === undefined) return Faults.schemaValidation('The request is not a SOAP envelope.');
