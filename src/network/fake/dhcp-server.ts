@@ -106,8 +106,11 @@ export class FakeDhcpServer extends EventEmitter {
   readonly log: DhcpServerEvent[] = [];
   private readonly mode: 'loopback' | 'netns';
   private readonly serverId: string;
+  private readonly serverIdBytes: Buffer;
   private readonly poolStart: number;
   private readonly poolEnd: number;
+  /** Option values that are the same in every reply (54, 51, 1, 3, 6): encoded once. */
+  private readonly fixedOptions: ReadonlyArray<[number, Buffer]>;
 
   constructor(private readonly config: FakeDhcpServerConfig) {
     super();
@@ -122,6 +125,12 @@ export class FakeDhcpServer extends EventEmitter {
     if (s === undefined || e === undefined || s > e) throw new RangeError(`BAD_INPUT: DHCP pool ${config.pool.start}–${config.pool.end} is not a valid IPv4 range`);
     this.poolStart = s;
     this.poolEnd = e;
+    const fixed: Array<[number, Buffer]> = [[Opt.LEASE_TIME, u32(config.leaseSeconds ?? 86400)]];
+    if (config.netmask) fixed.push([Opt.SUBNET_MASK, ipToBytes(config.netmask)]);
+    if (config.router) fixed.push([Opt.ROUTER, ipToBytes(config.router)]);
+    if (config.dnsServers?.length) fixed.push([Opt.DNS_SERVERS, ipsToBytes(config.dnsServers)]);
+    this.fixedOptions = fixed;
+    this.serverIdBytes = ipToBytes(sid);
     for (const [mac, ip] of Object.entries(config.reservations ?? {})) {
       if (parseIpv4(ip) === undefined) throw new RangeError(`BAD_INPUT: reservation for ${mac} is not an IPv4 address: "${ip}"`);
     }
@@ -342,13 +351,10 @@ export class FakeDhcpServer extends EventEmitter {
   private reply(req: DhcpPacket, rinfo: dgram.RemoteInfo, type: number, yiaddr: string, k: DhcpBehaviour, ackNumber?: number): void {
     const options = new Map<number, Buffer>();
     options.set(Opt.MESSAGE_TYPE, Buffer.from([type]));
-    options.set(Opt.SERVER_ID, ipToBytes(this.serverId));
+    options.set(Opt.SERVER_ID, this.serverIdBytes);
     if (type !== DhcpMessageType.NAK) {
-      const leaseSeconds = this.config.leaseSeconds ?? 86400;
-      options.set(Opt.LEASE_TIME, u32(leaseSeconds));
-      if (this.config.netmask) options.set(Opt.SUBNET_MASK, ipToBytes(this.config.netmask));
-      if (this.config.router) options.set(Opt.ROUTER, ipToBytes(this.config.router));
-      if (this.config.dnsServers?.length) options.set(Opt.DNS_SERVERS, ipsToBytes(this.config.dnsServers));
+      // Same order as before (51, 1, 3, 6): the bytes on the wire are unchanged.
+      for (const [code, value] of this.fixedOptions) options.set(code, value);
       const hostname = readText(req.options.get(Opt.HOSTNAME));
       if (hostname) options.set(Opt.HOSTNAME, Buffer.from(hostname, 'latin1'));
       const prevAcks = this.leases.get(req.chaddr)?.acks ?? 0;
