@@ -32,6 +32,11 @@ export class DeviceTlsContexts {
     const ctx = createSecureContext({
       key: id.keyPem,
       cert: id.certPem,
+      // No CA store. The firmware holds root HASHES, not root certificates, and PKI-CH hashes
+      // the root the server sent (reference §1.3, §5.4). Without this, node:tls fills the peer
+      // chain from its default store (Node's bundled public roots, NODE_EXTRA_CA_CERTS): a server
+      // that leaves out a public root such as DigiCert's would pass here and fail on a real PC.
+      ca: [],
       minVersion: min,
       maxVersion: max,
       // Old firmware profiles speak TLS 1.0/1.1, which OpenSSL 3 refuses at its default level.
