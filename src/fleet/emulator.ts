@@ -13,6 +13,7 @@ import type { FirmwareProfileId, NvramImage, ProvisioningState } from '../nvram/
 import { getProfile } from '../nvram/profiles.js';
 import { NvramStore } from '../nvram/store.js';
 import { deviceAddress, planAddresses } from '../network/address-plan.js';
+import { MemoryLan } from '../network/memory-lan.js';
 import { startFakeNetwork, type DhcpBehaviour, type FakeNetwork, type ZoneRecord } from '../network/fake/index.js';
 import { SocketNetwork } from '../network/socket-network.js';
 
@@ -31,6 +32,14 @@ export interface EmulatorNetworkOptions {
   /** Device i gets ipBase + i. */
   ipBase: string;
   dhcpBehaviour?: DhcpBehaviour;
+  /**
+   * `kernel` (default): DHCP, DNS and hellos over real loopback sockets, reachable by any client.
+   * `memory`: the same firmware client, fake servers and packets on an in-process LAN
+   * (src/network/memory-lan.ts) — for discovery simulations at fleet scale; hellos reach only
+   * listeners registered with `emu.lan.listen`, and are refused otherwise. WS-Man ports
+   * (attachListeners) stay on real sockets either way.
+   */
+  transport?: 'kernel' | 'memory';
 }
 
 export interface EmulatorOptions {
@@ -76,6 +85,8 @@ export class Emulator {
     readonly fake: FakeNetwork,
     /** MAC → planned address; the fake DHCP server reads it on every request. */
     private readonly reservations: Record<string, string>,
+    /** The in-process LAN when `network.transport` is `memory`. */
+    readonly lan: MemoryLan | undefined,
   ) {
     this.timeline = new Timeline(clock);
     this.store = options.dataDir ? new NvramStore(options.dataDir) : undefined;
@@ -84,6 +95,7 @@ export class Emulator {
       mode: 'loopback',
       dhcpServer: { address: options.network.serverAddress, port: fake.dhcpPort },
       dnsPort: fake.dnsPort,
+      ...(lan ? { lan } : {}),
     });
   }
 
@@ -92,6 +104,10 @@ export class Emulator {
     const zone: ZoneRecord[] = [...(n.zone ?? [])];
     if (n.provisionServer && n.domain) zone.push({ name: `ProvisionServer.${n.domain}`, type: 'A', value: n.provisionServer });
     const reservations: Record<string, string> = {};
+    const transport = n.transport ?? 'kernel';
+    if (transport !== 'kernel' && transport !== 'memory') throw new AmtError('BAD_INPUT', `network.transport must be "kernel" or "memory", got "${String(transport)}"`);
+    const lan = transport === 'memory' ? new MemoryLan() : undefined;
+    const udp = lan ? { udp: lan.udp } : {};
     const fake = await startFakeNetwork({
       clock: options.clock,
       dhcp: {
@@ -104,10 +120,11 @@ export class Emulator {
         dnsServers: [n.serverAddress],
         ...(n.domain ? { domain: n.domain } : {}),
         ...(n.dhcpBehaviour ? { behaviour: n.dhcpBehaviour } : {}),
+        ...udp,
       },
-      dns: { address: n.serverAddress, port: n.dnsPort, zone },
+      dns: { address: n.serverAddress, port: n.dnsPort, zone, ...udp },
     });
-    return new Emulator(options.clock, options, fake, reservations);
+    return new Emulator(options.clock, options, fake, reservations, lan);
   }
 
   /** Add `count` devices named `${prefix}${i}` with consecutive addresses from ipBase. */

@@ -15,7 +15,7 @@
  * we meter the wire instead. Pacing costs no virtual time: the send promise stays tracked by
  * the VirtualClock until the datagram is handed to the kernel.
  */
-import dgram from 'node:dgram';
+import { kernelUdp, type UdpFactory, type UdpSocket } from './udp.js';
 import { decodeDhcp, BOOTREPLY, type DhcpPacket } from './dhcp-packet.js';
 
 /**
@@ -45,6 +45,8 @@ export interface DhcpSocketOptions {
   port?: number;
   /** Datagrams sent per event-loop turn (see the module comment); default 32. */
   sendsPerTurn?: number;
+  /** Where datagrams go: the kernel (default) or an in-process LAN (memory-lan.ts). */
+  udp?: UdpFactory;
 }
 
 interface QueuedSend {
@@ -55,8 +57,8 @@ interface QueuedSend {
 }
 
 export class DhcpClientSocket implements DhcpClientTransport {
-  private socket: dgram.Socket | undefined;
-  private ready: Promise<dgram.Socket> | undefined;
+  private socket: UdpSocket | undefined;
+  private ready: Promise<UdpSocket> | undefined;
   private readonly subscribers = new Map<string, (p: DhcpPacket) => void>();
   /** FIFO of datagrams not yet handed to the kernel; `head` avoids an O(n) shift per send. */
   private queue: QueuedSend[] = [];
@@ -71,10 +73,10 @@ export class DhcpClientSocket implements DhcpClientTransport {
     this.sendsPerTurn = perTurn;
   }
 
-  private open(): Promise<dgram.Socket> {
+  private open(): Promise<UdpSocket> {
     if (this.ready) return this.ready;
-    this.ready = new Promise<dgram.Socket>((resolve, reject) => {
-      const sock = dgram.createSocket({ type: 'udp4', reuseAddr: this.opts.mode === 'netns', recvBufferSize: DHCP_RECV_BUFFER_BYTES });
+    this.ready = new Promise<UdpSocket>((resolve, reject) => {
+      const sock = (this.opts.udp ?? kernelUdp)({ reuseAddr: this.opts.mode === 'netns', recvBufferSize: DHCP_RECV_BUFFER_BYTES });
       sock.on('message', (msg) => this.onMessage(msg));
       sock.once('error', reject);
       const addr = this.opts.bindAddress ?? (this.opts.mode === 'netns' ? '0.0.0.0' : '127.0.0.1');
@@ -111,7 +113,7 @@ export class DhcpClientSocket implements DhcpClientTransport {
   }
 
   private async drain(): Promise<void> {
-    let s: dgram.Socket | undefined;
+    let s: UdpSocket | undefined;
     try {
       s = await this.open();
     } catch {

@@ -8,7 +8,6 @@
  * search; SERVFAIL/REFUSED or silence moves on to the next server. If every server failed, the
  * result is DNS_SERVFAIL when any server answered with an error, else DNS_TIMEOUT.
  */
-import dgram from 'node:dgram';
 import dns2, { Packet } from 'dns2';
 import type { Clock } from '../clock/clock.js';
 import type { Result } from '../common/errors.js';
@@ -16,6 +15,7 @@ import type { DnsFailure } from '../device/environment.js';
 import { DEFAULT_GRACE_MS, openReplyWindow } from './io-window.js';
 import { parseIpv4 } from './address-plan.js';
 import { checkDnsMessage } from './dns-wire.js';
+import { kernelUdp, type UdpFactory } from './udp.js';
 import { DnsMemo, keyAfterId, withId } from './dns-memo.js';
 
 export interface DnsResolverConfig {
@@ -28,6 +28,8 @@ export interface DnsResolverConfig {
   attempts?: number;
   replyGraceMs?: number;
   rng?: () => number;
+  /** Where queries go: the kernel (default) or an in-process LAN (memory-lan.ts). */
+  udp?: UdpFactory;
 }
 
 const TYPE_A = 1;
@@ -71,8 +73,9 @@ function copy(o: TryOutcome): TryOutcome {
 }
 
 export class FirmwareDnsResolver {
-  private readonly cfg: Required<Omit<DnsResolverConfig, 'rng'>>;
+  private readonly cfg: Required<Omit<DnsResolverConfig, 'rng' | 'udp'>>;
   private readonly rng: () => number;
+  private readonly udp: UdpFactory;
 
   constructor(config: DnsResolverConfig) {
     this.cfg = {
@@ -83,6 +86,7 @@ export class FirmwareDnsResolver {
       replyGraceMs: config.replyGraceMs ?? DEFAULT_GRACE_MS,
     };
     this.rng = config.rng ?? Math.random;
+    this.udp = config.udp ?? kernelUdp;
   }
 
   async resolve(name: string, servers: string[], fromAddress?: string): Promise<Result<string[], DnsFailure>> {
@@ -124,7 +128,7 @@ export class FirmwareDnsResolver {
     const id = Math.floor(this.rng() * 0x10000) & 0xffff;
     const bytes = queryBytes(qname, id);
     const work = new Promise<TryOutcome>((resolve) => {
-      const sock = dgram.createSocket('udp4');
+      const sock = this.udp();
       const window = openReplyWindow(clock, this.cfg.replyGraceMs);
       let done = false;
       const finish = (o: TryOutcome): void => {

@@ -15,6 +15,7 @@ import { DhcpClientSocket } from './dhcp-socket.js';
 import { FirmwareDnsResolver, type DnsResolverConfig } from './dns-resolver.js';
 import { sendHello, type HelloTransportConfig } from './hello-transport.js';
 import { parseIpv4 } from './address-plan.js';
+import type { MemoryLan } from './memory-lan.js';
 
 export interface SocketNetworkConfig {
   clock: Clock;
@@ -28,6 +29,11 @@ export interface SocketNetworkConfig {
   dhcp?: Partial<Omit<DhcpClientConfig, 'clock' | 'transport' | 'server'>>;
   dns?: Partial<Omit<DnsResolverConfig, 'clock' | 'port'>>;
   hello?: Partial<Omit<HelloTransportConfig, 'clock'>>;
+  /**
+   * Run on an in-process LAN instead of the kernel (memory-lan.ts): same DHCP client, resolver
+   * and packets, datagrams and hellos delivered in memory. Loopback mode only.
+   */
+  lan?: MemoryLan;
 }
 
 export class SocketNetwork implements DeviceNetwork {
@@ -43,10 +49,10 @@ export class SocketNetwork implements DeviceNetwork {
     if (parseIpv4(this.server.address) === undefined || !Number.isInteger(this.server.port) || this.server.port <= 0 || this.server.port > 65535) {
       throw new RangeError(`BAD_INPUT: dhcpServer ${this.server.address}:${this.server.port} is not an IPv4 address and port`);
     }
-    this.dhcpSocket = new DhcpClientSocket(
-      config.dhcpClientPort !== undefined ? { mode: config.mode, port: config.dhcpClientPort } : { mode: config.mode },
-    );
-    this.resolver = new FirmwareDnsResolver({ ...(config.dns ?? {}), clock: config.clock, port: config.dnsPort ?? 53 });
+    if (config.lan && config.mode !== 'loopback') throw new RangeError('BAD_INPUT: the in-memory LAN works in loopback mode only (netns needs the kernel)');
+    const udp = config.lan ? { udp: config.lan.udp } : {};
+    this.dhcpSocket = new DhcpClientSocket({ mode: config.mode, ...(config.dhcpClientPort !== undefined ? { port: config.dhcpClientPort } : {}), ...udp });
+    this.resolver = new FirmwareDnsResolver({ ...(config.dns ?? {}), ...udp, clock: config.clock, port: config.dnsPort ?? 53 });
   }
 
   startDhcp(identity: DhcpIdentity, events: DhcpEvents): DhcpHandle {
@@ -73,6 +79,8 @@ export class SocketNetwork implements DeviceNetwork {
   }
 
   sendHello(fromAddress: string, to: HelloTarget, bytes: Buffer): Promise<Result<void, 'HELLO_CONNECT_FAILED'>> {
+    // In memory the exchange needs no timer, so tracking it keeps a virtual clock still until done.
+    if (this.config.lan) return this.config.clock.track(this.config.lan.deliverHello(fromAddress, { address: to.host, port: to.port }, bytes));
     return sendHello({ ...(this.config.hello ?? {}), clock: this.config.clock }, fromAddress, to, bytes);
   }
 

@@ -13,12 +13,12 @@
  *   have no address yet, so we bind 0.0.0.0:67 and answer by broadcast to 255.255.255.255:68
  *   (RFC 2131 §4.1), or unicast to ciaddr for a renewing client.
  */
-import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../../clock/clock.js';
 import { RealClock } from '../../clock/real-clock.js';
 import { trackDelivery } from '../io-window.js';
 import { DHCP_RECV_BUFFER_BYTES } from '../dhcp-socket.js';
+import { kernelUdp, type UdpFactory, type UdpPeer, type UdpSocket } from '../udp.js';
 import {
   BOOTREPLY,
   BOOTREQUEST,
@@ -73,6 +73,8 @@ export interface FakeDhcpServerConfig {
   /** Clock for `delayMs` and lease expiry bookkeeping; real time by default. */
   clock?: Clock;
   behaviour?: DhcpBehaviour;
+  /** Where datagrams go: the kernel (default) or an in-process LAN (memory-lan.ts). */
+  udp?: UdpFactory;
 }
 
 export interface FakeLease {
@@ -95,7 +97,7 @@ export interface DhcpServerEvent {
 }
 
 export class FakeDhcpServer extends EventEmitter {
-  private socket: dgram.Socket | undefined;
+  private socket: UdpSocket | undefined;
   private readonly clock: Clock;
   private readonly leases = new Map<string, FakeLease>();
   private readonly taken = new Map<string, string>(); // address → mac
@@ -140,7 +142,7 @@ export class FakeDhcpServer extends EventEmitter {
     // A whole fleet's DISCOVERs arrive here; ask for headroom beyond the 208 KiB default (the
     // kernel caps it at net.core.rmem_max). The client socket paces its sends so a low cap
     // cannot lose packets either (dhcp-socket.ts).
-    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: DHCP_RECV_BUFFER_BYTES });
+    const sock = (this.config.udp ?? kernelUdp)({ reuseAddr: true, recvBufferSize: DHCP_RECV_BUFFER_BYTES });
     this.socket = sock;
     sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     // A send error (e.g. ENETUNREACH for a broadcast) must not take the process down.
@@ -197,7 +199,7 @@ export class FakeDhcpServer extends EventEmitter {
     this.emit('event', e);
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onMessage(msg: Buffer, rinfo: UdpPeer): void {
     this.stats.received++;
     try {
       const d = decodeDhcp(msg);
@@ -214,7 +216,7 @@ export class FakeDhcpServer extends EventEmitter {
     }
   }
 
-  private handle(req: DhcpPacket, rinfo: dgram.RemoteInfo): void {
+  private handle(req: DhcpPacket, rinfo: UdpPeer): void {
     const mac = req.chaddr;
     const type = messageTypeOf(req);
     const typeName = messageTypeName(type);
@@ -254,7 +256,7 @@ export class FakeDhcpServer extends EventEmitter {
     }
   }
 
-  private onRequest(req: DhcpPacket, rinfo: dgram.RemoteInfo, k: DhcpBehaviour): void {
+  private onRequest(req: DhcpPacket, rinfo: UdpPeer, k: DhcpBehaviour): void {
     const mac = req.chaddr;
     this.record({ type: 'request', mac, detail: summarize(req) });
     const sid = bytesToIps(req.options.get(Opt.SERVER_ID))[0];
@@ -348,7 +350,7 @@ export class FakeDhcpServer extends EventEmitter {
     return ip;
   }
 
-  private reply(req: DhcpPacket, rinfo: dgram.RemoteInfo, type: number, yiaddr: string, k: DhcpBehaviour, ackNumber?: number): void {
+  private reply(req: DhcpPacket, rinfo: UdpPeer, type: number, yiaddr: string, k: DhcpBehaviour, ackNumber?: number): void {
     const options = new Map<number, Buffer>();
     options.set(Opt.MESSAGE_TYPE, Buffer.from([type]));
     options.set(Opt.SERVER_ID, this.serverIdBytes);

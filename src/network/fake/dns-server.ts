@@ -6,7 +6,6 @@
  * `ProvisionServer.<suffix>` in mixed case. Per-name knobs reproduce the failures seen in the
  * field: NXDOMAIN, SERVFAIL, no answer, slow answer.
  */
-import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type dns2 from 'dns2';
@@ -19,6 +18,7 @@ import { trackDelivery } from '../io-window.js';
 import { parseIpv4 } from '../address-plan.js';
 import { checkDnsMessage } from '../dns-wire.js';
 import { DnsMemo, keyAfterId, withId } from '../dns-memo.js';
+import { kernelUdp, type UdpFactory, type UdpPeer, type UdpSocket } from '../udp.js';
 
 export type ZoneRecordType = 'A' | 'AAAA' | 'PTR' | 'CNAME';
 export interface ZoneRecord {
@@ -40,6 +40,8 @@ export interface FakeDnsServerConfig {
   defaultTtl?: number;
   /** Clock for `delay`; real time by default. */
   clock?: Clock;
+  /** Where UDP datagrams go: the kernel (default) or an in-process LAN (memory-lan.ts). TCP is the kernel's. */
+  udp?: UdpFactory;
 }
 
 export interface DnsQueryLogEntry {
@@ -83,7 +85,7 @@ interface MemoAnswer {
 export class FakeDnsServer extends EventEmitter {
   private readonly records = new Map<string, ZoneRecord[]>();
   private readonly failures = new Map<string, DnsFailureMode>();
-  private udp: dgram.Socket | undefined;
+  private udp: UdpSocket | undefined;
   private tcp: net.Server | undefined;
   private readonly conns = new Set<net.Socket>();
   private readonly clock: Clock;
@@ -102,7 +104,7 @@ export class FakeDnsServer extends EventEmitter {
     const port = this.config.port ?? 53;
     // Sockets are ours, the codec is dns2's: dns2's own servers hand unchecked bytes to
     // Packet.parse, which can spin for seconds on garbage (see dns-wire.ts).
-    const udp = dgram.createSocket('udp4');
+    const udp = (this.config.udp ?? kernelUdp)();
     this.udp = udp;
     udp.on('message', (msg, rinfo) => {
       if (this.answerFromMemo(msg, rinfo)) return;
@@ -234,7 +236,7 @@ export class FakeDnsServer extends EventEmitter {
   }
 
   /** The fast path for a UDP query seen before: log it and send the memoised answer with this ID. */
-  private answerFromMemo(msg: Buffer, rinfo: dgram.RemoteInfo): boolean {
+  private answerFromMemo(msg: Buffer, rinfo: UdpPeer): boolean {
     if (msg.length < 12) return false;
     const hit = this.memo.get(keyAfterId(msg));
     if (!hit || this.failures.has(hit.key) || !this.udp) return false;
@@ -342,7 +344,7 @@ function describeClient(client: unknown): string {
   return c?.address ? `${c.address}:${c.port ?? '?'}` : 'unknown';
 }
 
-function bindUdp(sock: dgram.Socket, port: number, address: string): Promise<void> {
+function bindUdp(sock: UdpSocket, port: number, address: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
     sock.bind(port, address, () => {
