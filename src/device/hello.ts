@@ -24,6 +24,18 @@ export function uuidToGuidBytes(uuid: string): Buffer {
   return out;
 }
 
+/** uuidToGuidBytes for the hello hot path: a device says hello with the same UUID all week (read-only result). */
+const guids = new Map<string, Buffer>();
+function guidOf(uuid: string): Buffer {
+  let g = guids.get(uuid);
+  if (!g) {
+    g = uuidToGuidBytes(uuid);
+    if (guids.size >= 65_536) guids.clear();
+    guids.set(uuid, g);
+  }
+  return g;
+}
+
 export function guidBytesToUuid(g: Buffer): string {
   if (g.length !== 16) throw new AmtError('BAD_INPUT', `GUID must be 16 bytes, got ${g.length}`);
   const b = Buffer.from([g[3]!, g[2]!, g[1]!, g[0]!, g[5]!, g[4]!, g[7]!, g[6]!, ...g.subarray(8)]);
@@ -45,31 +57,30 @@ export function encodeHelloV3(f: HelloV3Fields): Buffer {
   head.writeUInt16LE(f.adminCredentialsSet ? 1 : 0, 0);
   head.writeUInt16LE(HELLO_VERSION_PKI, 2);
   head.writeUInt32LE(Math.min(Math.max(0, Math.floor(f.retryCount)), HELLO_MAX_RETRY_COUNT), 4);
-  uuidToGuidBytes(f.uuid).copy(head, 8);
+  guidOf(f.uuid).copy(head, 8);
   head.writeUInt8(f.hashes.length, 24);
   parts.push(head);
-  for (const h of f.hashes) parts.push(hashEntryBytes(h.algorithm, h.hash));
+  for (const h of f.hashes) parts.push(hashEntryBytes(h));
   return Buffer.concat(parts);
 }
 
 /**
  * One hash entry of a hello: algorithm number, length, digest. A fleet announces the same ~20
- * factory root hashes in every hello, so the hex decoding is done once per distinct hash
- * (benchmark (b) profile); the cache is bounded and holds only immutable copies.
+ * factory root hashes in every hello, so each entry object's bytes are remembered (benchmark (b)
+ * profile). Keyed by the entry object — NVRAM updates share unchanged entries — and checked
+ * against its algorithm and hash on every use, so an entry changed in place is re-encoded.
  */
-const hashEntries = new Map<string, Buffer>();
-function hashEntryBytes(algorithm: HashAlgorithm, hex: string): Buffer {
-  const key = `${algorithm}:${hex}`;
-  const known = hashEntries.get(key);
-  if (known) return known;
-  const bytes = Buffer.from(hex, 'hex');
-  if (bytes.length !== HASH_LENGTH[algorithm] || bytes.length * 2 !== hex.length) {
-    throw new AmtError('HASH_WRONG_LENGTH', `${algorithm} hash must be ${HASH_LENGTH[algorithm]} bytes, got ${bytes.length}`);
+const hashEntries = new WeakMap<object, { algorithm: HashAlgorithm; hash: string; bytes: Buffer }>();
+function hashEntryBytes(h: { algorithm: HashAlgorithm; hash: string }): Buffer {
+  const known = hashEntries.get(h);
+  if (known && known.algorithm === h.algorithm && known.hash === h.hash) return known.bytes;
+  const digest = Buffer.from(h.hash, 'hex');
+  if (digest.length !== HASH_LENGTH[h.algorithm] || digest.length * 2 !== h.hash.length) {
+    throw new AmtError('HASH_WRONG_LENGTH', `${h.algorithm} hash must be ${HASH_LENGTH[h.algorithm]} bytes, got ${digest.length}`);
   }
-  const entry = Buffer.concat([Buffer.from([HASH_ALGORITHM_NUMBER[algorithm], bytes.length]), bytes]);
-  if (hashEntries.size >= 1024) hashEntries.clear();
-  hashEntries.set(key, entry);
-  return entry;
+  const bytes = Buffer.concat([Buffer.from([HASH_ALGORITHM_NUMBER[h.algorithm], digest.length]), digest]);
+  hashEntries.set(h, { algorithm: h.algorithm, hash: h.hash, bytes });
+  return bytes;
 }
 
 export interface HelloV2Fields {

@@ -128,7 +128,8 @@ export class MemoryUdpSocket extends EventEmitter implements UdpSocket {
 
   bind(port: number, address: string | undefined, callback: () => void): this {
     const r = this.lan.bind(this, address ?? ANY, port, this.options.reuseAddr === true);
-    setImmediate(() => {
+    // Callbacks are asynchronous as with dgram, but a microtask is enough: nothing is on a wire.
+    queueMicrotask(() => {
       if (r instanceof Error) return this.emit('error', r);
       this.local = r;
       callback();
@@ -139,7 +140,7 @@ export class MemoryUdpSocket extends EventEmitter implements UdpSocket {
 
   send(msg: Buffer, port: number, address: string, callback?: (error: Error | null) => void): void {
     if (this.closed) {
-      setImmediate(() => callback?.(Object.assign(new Error('Not running'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' })));
+      queueMicrotask(() => callback?.(Object.assign(new Error('Not running'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' })));
       return;
     }
     // An unbound socket gets an ephemeral port on the wildcard address, as dgram does on send.
@@ -147,7 +148,7 @@ export class MemoryUdpSocket extends EventEmitter implements UdpSocket {
     // A wildcard socket's datagrams leave from the loopback address, as the kernel routes them.
     const from = this.local.address === ANY ? { address: '127.0.0.1', port: this.local.port } : this.local;
     this.lan.send(from, msg, port, address);
-    if (callback) setImmediate(() => callback(null));
+    if (callback) queueMicrotask(() => callback(null));
   }
 
   /** @internal */
@@ -159,9 +160,9 @@ export class MemoryUdpSocket extends EventEmitter implements UdpSocket {
     if (!this.closed) {
       this.closed = true;
       if (this.local) this.lan.unbind(this, this.local);
-      setImmediate(() => this.emit('close'));
+      queueMicrotask(() => this.emit('close'));
     }
-    if (callback) setImmediate(callback);
+    if (callback) queueMicrotask(callback);
     return this;
   }
 
