@@ -40,6 +40,7 @@ export interface ServeOptions {
   seed?: string;
   config?: string;
   time: 'scaled' | 'virtual';
+  transport: 'kernel' | 'memory';
   apiPort?: number;
   apiHost: string;
   apiToken?: string;
@@ -91,6 +92,11 @@ function parseTime(v: string): 'scaled' | 'virtual' {
   return v;
 }
 
+function parseTransport(v: string): 'kernel' | 'memory' {
+  if (v !== 'kernel' && v !== 'memory') throw new AmtError('BAD_INPUT', `--transport must be kernel or memory, got "${v}"`);
+  return v;
+}
+
 function parseApiHost(v: string): string {
   if (v !== 'localhost' && parseIpv4(v) === undefined && !/^[0-9a-fA-F:]+$/.test(v)) throw new AmtError('BAD_INPUT', `--api-host must be an IP address or localhost, got "${v}"`);
   return v;
@@ -125,6 +131,7 @@ export function registerServeCommand(program: Command): void {
     .option('--server-address <ip>', 'address of the fake DHCP and DNS servers', parseLoopbackFlag('server-address'), '127.0.0.1')
     .option('--dhcp-port <port>', 'fake DHCP server port', parseIntFlag('dhcp-port', 0, 65535), 10067)
     .option('--dns-port <port>', 'fake DNS server port', parseIntFlag('dns-port', 0, 65535), 10053)
+    .option('--transport <kind>', 'kernel: DHCP, DNS and hellos on real loopback sockets; memory: an in-process LAN for big discovery simulations (built-in server only; WS-Man ports stay real)', parseTransport, 'kernel' as const)
     .option('--http-port <port>', 'WS-Man over HTTP (AMT: 16992)', parseIntFlag('http-port', 0, 65535), 16992)
     .option('--https-port <port>', 'WS-Man over TLS (AMT: 16993)', parseIntFlag('https-port', 0, 65535), 16993)
     .option('--redirection-port <port>', 'redirection (AMT: 16994)', parseIntFlag('redirection-port', 0, 65535), 16994)
@@ -226,6 +233,7 @@ export function planServe(opts: ServeOptions, typed: FlagSource, fleet?: LoadedF
       dhcpPort: pick('dhcpPort', f?.network?.dhcpPort),
       dnsPort: pick('dnsPort', f?.network?.dnsPort),
       ...(f?.network?.dhcp ? { dhcp: toDhcpBehaviour(f.network.dhcp) } : {}),
+      transport: pick('transport', f?.network?.transport),
     },
     provisioning,
     ports: {
@@ -263,7 +271,11 @@ export async function runServe(opts: ServeOptions, typed: FlagSource = () => !op
   const server = ref ? `built-in provisioning server 127.0.0.1:${ref.helloPort} (root SHA-256 ${ref.pki.rootHashes.sha256.slice(0, 16)}…)` : `provisioning server ${p.kind === 'address' ? `${p.address}:${p.port}` : ''}`;
   const time = plan.time === 'virtual' ? 'virtual time (moves only through the control API)' : `time x${plan.time.scaled}`;
   const states = [...new Set([...emu.devices.values()].map((d) => d.state))].join('/');
-  process.stdout.write(`amtemu: ${emu.devices.size} device(s), ${fleetFile ? `fleet ${spec?.name ?? fleetFile.file}, ${states}` : opts.state}, DHCP ${plan.network.serverAddress}:${emu.fake.dhcpPort}, DNS ${plan.network.serverAddress}:${emu.fake.dnsPort}, ports ${listeners.describe()}, ${server}, ${time}\n`);
+  if (emu.lan && plan.provisioning.kind === 'address') {
+    // Allowed on purpose (a "server down" simulation at scale), but say it: nothing outside this process is on that LAN.
+    process.stderr.write(`amtemu: note: --transport memory: hellos to ${plan.provisioning.address}:${plan.provisioning.port} stay on the in-process LAN and are refused; use --transport kernel to reach your server\n`);
+  }
+  process.stdout.write(`amtemu: ${emu.devices.size} device(s), ${fleetFile ? `fleet ${spec?.name ?? fleetFile.file}, ${states}` : opts.state}, ${emu.lan ? 'DHCP/DNS/hellos on the in-process LAN' : `DHCP ${plan.network.serverAddress}:${emu.fake.dhcpPort}, DNS ${plan.network.serverAddress}:${emu.fake.dnsPort}`}, ports ${listeners.describe()}, ${server}, ${time}\n`);
   for (const dup of fleetFile?.duplicateUuids ?? []) process.stdout.write(`amtemu: note: ${dup.devices.join(', ')} share UUID ${dup.uuid} (as written in the fleet file)\n`);
   if (api && boundApi !== undefined) {
     const shown = apiHost.includes(':') ? `[${apiHost}]` : apiHost;

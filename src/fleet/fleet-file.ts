@@ -68,6 +68,7 @@ export interface FleetFile {
     serverAddress?: string;
     dhcpPort?: number;
     dnsPort?: number;
+    transport?: 'kernel' | 'memory';
     dhcp?: { lateDomain?: number; drop?: boolean | Array<'DISCOVER' | 'REQUEST'>; nak?: boolean; delay?: string | number };
   };
   provisioningServer?: FleetProvisioningServer;

@@ -29,7 +29,7 @@ export interface FleetPlan {
   time: 'virtual' | { scaled: number };
   seed?: string;
   dataDir?: string;
-  network: { domain?: string; ipBase: string; serverAddress: string; dhcpPort: number; dnsPort: number; dhcp?: DhcpBehaviour };
+  network: { domain?: string; ipBase: string; serverAddress: string; dhcpPort: number; dnsPort: number; dhcp?: DhcpBehaviour; transport?: 'kernel' | 'memory' };
   provisioning: FleetProvisioning;
   ports: ListenerPorts;
   /** Fields every device gets unless it sets its own. */
@@ -75,6 +75,7 @@ export async function startFleet(plan: FleetPlan): Promise<RunningFleet> {
       provisionServer: p.kind === 'builtin' ? '127.0.0.1' : p.address,
       ipBase: plan.network.ipBase,
       ...(plan.network.dhcp ? { dhcpBehaviour: plan.network.dhcp } : {}),
+      ...(plan.network.transport ? { transport: plan.network.transport } : {}),
     },
   });
   let listeners: AttachedListeners | undefined;

@@ -44,12 +44,15 @@ export async function startReferenceServer(emu: Emulator, opts: ReferenceServerO
     helloPort: opts.helloPort,
     bind: '127.0.0.1',
     deviceWsmanPort: opts.deviceWsmanPort,
-    reverseLookup: async (ip) => (await resolver.reverse(ip).catch(() => []))[0],
+    // On the in-process LAN the fake DNS server has no kernel socket: read its PTR records directly.
+    reverseLookup: emu.lan ? async (ip) => emu.fake.dns.nameOf(ip) : async (ip) => (await resolver.reverse(ip).catch(() => []))[0],
     profiles: [{ name: 'acm', adminPassword: opts.adminPassword, mebxPassword: opts.mebxPassword, tls: false }],
     chains: [{ name: 'reference-pki', chainPem: pki.valid.chainPem, keyPem: pki.valid.keyPem, rootHashes: pki.rootHashes }],
     wsmanTimeoutMs: 15_000,
   });
   const { port } = await server.start();
+  // Hellos on the in-process LAN reach the server's hello handler directly (any address, its port).
+  const unlisten = emu.lan?.listen('0.0.0.0', port, (bytes, from) => server.onHelloBytes(from.address, bytes));
   server.on('event', (e: ProvisioningEvent) => {
     const d = emu.deviceAt(e.deviceIp);
     if (d) emu.timeline.record(d.id, `sca.${e.step}`, e.detail, e.code);
@@ -63,6 +66,9 @@ export async function startReferenceServer(emu: Emulator, opts: ReferenceServerO
       if (img.certHashes.some((h) => h.hash === pki.rootHashes.sha256)) return;
       img.certHashes = addHash(img.certHashes, getProfile(img.firmware.profile), { name: 'amtemu reference root', algorithm: 'SHA256', hash: pki.rootHashes.sha256 });
     },
-    stop: () => server.stop(),
+    stop: () => {
+      unlisten?.();
+      return server.stop();
+    },
   };
 }

@@ -90,3 +90,52 @@ describe('Emulator on the in-memory LAN', () => {
     b.close();
   });
 });
+
+describe('a fleet on the in-memory LAN with the built-in provisioning server', () => {
+  it('hellos reach the reference server in memory, which configures every PC over real TLS to the fleet listener', async () => {
+    const { startFleet } = await import('../../src/fleet/fleet-runner.js');
+    const fleet = await startFleet({
+      time: 'virtual',
+      seed: 'memory-lan-fleet',
+      network: { ipBase: '127.68.0.10', serverAddress: '127.0.0.1', dhcpPort: 0, dnsPort: 0, domain: 'corp.example.test', transport: 'memory' },
+      provisioning: { kind: 'builtin', fqdn: 'rcs.corp.example.test', adminPassword: 'P@ssw0rd-mem', mebxPassword: 'Mebx-P@ssw0rd-mem', helloPort: 0 },
+      ports: { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null },
+      defaults: { state: 'setup', profile: 'amt16', adminPassword: 'P@ssw0rd' },
+      devices: [{ id: 'pc1', fields: {} }, { id: 'pc2', fields: {} }],
+    });
+    try {
+      fleet.emu.powerOnAll();
+      await fleet.virtual!.runUntil(() => [...fleet.emu.devices.values()].every((d) => d.state === 'Post'), 10 * 60_000);
+      for (const d of fleet.emu.devices.values()) {
+        expect(d.state).toBe('Post');
+        expect(d.controlMode).toBe('ACM');
+        // The server reverse-resolved the hello's source through the fake DNS server's PTR records.
+        expect(fleet.emu.timeline.query({ deviceId: d.id, type: 'sca.dns.reverse' })[0]!.data).toMatchObject({ name: `${d.nvram.network.hostname}.corp.example.test` });
+      }
+      expect(fleet.emu.lan!.stats.hellos).toBeGreaterThanOrEqual(2);
+    } finally {
+      await fleet.stop();
+    }
+  }, 60_000);
+
+  it('pointed at an outside address, a memory-LAN fleet simulates that server being down: every hello is refused', async () => {
+    const { startFleet } = await import('../../src/fleet/fleet-runner.js');
+    const fleet = await startFleet({
+      time: 'virtual',
+      network: { ipBase: '127.68.1.10', serverAddress: '127.0.0.1', dhcpPort: 0, dnsPort: 0, domain: 'corp.example.test', transport: 'memory' },
+      provisioning: { kind: 'address', address: '127.68.1.2', port: 9971 },
+      ports: { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null },
+      defaults: { state: 'setup', profile: 'amt16', adminPassword: 'P@ssw0rd' },
+      devices: [{ id: 'pc1', fields: {} }],
+    });
+    try {
+      fleet.emu.powerOnAll();
+      await fleet.virtual!.advance(30 * 60_000);
+      const failed = fleet.emu.timeline.query({ deviceId: 'pc1', type: 'hello.failed' });
+      expect(failed.length).toBe(11); // minutes 0-4, 5, 10, 15, 20, 25, 30
+      expect(String(failed[0]!.data['to'])).toBe('127.68.1.2:9971');
+    } finally {
+      await fleet.stop();
+    }
+  });
+});

@@ -60,6 +60,8 @@ describe('fleet file', () => {
     expect(problem('name: x\n')).toBe('fleet.yaml:1:1: the fleet file needs "devices"');
     expect(problem('')).toBe('fleet.yaml:1:1: the fleet file is empty (it needs "devices")');
     expect(problem('devices:\n  - id: a\n    uuid: not-a-uuid\n')).toMatch(/^fleet\.yaml:3:11: devices\[0\]\.uuid must match pattern/);
+    expect(problem('network:\n  transport: udp\ndevices: [{id: a}]\n')).toBe('fleet.yaml:2:14: network.transport must be "kernel" or "memory"');
+    expect(loadFleetText('network:\n  transport: memory\ndevices: [{id: a}]\n', 'fleet.yaml').spec.network?.transport).toBe('memory');
   });
 
   it('reports semantic problems where they are written', () => {

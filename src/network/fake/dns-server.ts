@@ -217,6 +217,11 @@ export class FakeDnsServer extends EventEmitter {
     else this.records.set(key, (this.records.get(key) ?? []).filter((x) => x.type !== type));
   }
 
+  /** The name a PTR record gives for `ipv4`, read in process (what a reverse query would answer). */
+  nameOf(ipv4: string): string | undefined {
+    return this.records.get(canonicalName(reverseName(ipv4)))?.find((r) => r.type === 'PTR')?.value;
+  }
+
   /** A device took a lease: publish `name → address` and the matching PTR. */
   register(name: string, address: string): void {
     this.add({ name, type: 'A', value: address });
