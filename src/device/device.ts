@@ -40,6 +40,33 @@ function withWindow(img: NvramImage, window: ConfigurationWindow): NvramImage {
 }
 
 /** How late a hello slot may be and still be sent as that slot (real and scaled clocks jitter). */
+/**
+ * A deep copy of the image for update()'s draft. Why not structuredClone: the image is plain
+ * JSON data (src/nvram/image.ts; the store writes and reads it as JSON), and V8's structured
+ * serialisation cost about seven times a direct copy on every firmware write — several per
+ * remote configuration (docs/benchmarks.md (d)). Anything that is not a plain object or array
+ * (nothing today) still goes through structuredClone, so the draft is never shallower than before.
+ */
+function cloneImageData<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    const a: unknown[] = new Array(v.length);
+    for (let i = 0; i < v.length; i++) a[i] = cloneImageData(v[i] as unknown);
+    return a as T;
+  }
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(v);
+  const src = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(src)) {
+    const x = cloneImageData(src[k]);
+    // An own "__proto__" key (possible in JSON.parse output) must stay data, not a prototype.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+    else out[k] = x;
+  }
+  return out as T;
+}
+
 const HELLO_SLOT_TOLERANCE_MS = 1000;
 
 /** Who is connecting: the host OS through LMS on the device's own address, or the network. */
@@ -131,7 +158,7 @@ export class AmtDevice {
 
   /** Change NVRAM and persist it. Every firmware write goes through here. */
   update(mutate: (img: NvramImage) => void): void {
-    const next = structuredClone(this.img);
+    const next = cloneImageData(this.img);
     mutate(next);
     next.generation = this.img.generation;
     // Persist first: if the store throws (disk full), the in-memory image keeps the last good state.

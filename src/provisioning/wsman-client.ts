@@ -274,14 +274,26 @@ type ClientTls = NonNullable<WsmanClientOptions['tls']>;
 
 /** Contexts kept; a server holds a few chains × cipher settings, so this bound is rarely reached. */
 const CONTEXT_LIMIT = 32;
-const contexts = new Map<string, tls.SecureContext>();
+interface ContextEntry {
+  cert: string | undefined;
+  key: string | undefined;
+  ciphers: string | undefined;
+  minVersion: string | undefined;
+  maxVersion: string | undefined;
+  ctx: tls.SecureContext;
+}
+/** Oldest first. */
+const contexts: ContextEntry[] = [];
 
 /**
  * The client-side SecureContext for these TLS options, built once and shared by every
  * connection that uses the same chain, key and settings. Why: tls.connect with cert/key
  * re-parses the PEM chain and private key on every connection, which cost about as much as the
  * handshake's own RSA work per activation (docs/benchmarks.md (d)). What goes on the wire is
- * unchanged: the same certificates, key, cipher list and version bounds.
+ * unchanged: the same certificates, key, cipher list and version bounds. The cache is searched
+ * by comparing the option strings (the same PEM string objects from the server's config
+ * compare by identity) rather than by a key built from them, which copied the whole PEM chain
+ * and key on every connection.
  */
 function clientContext(t: ClientTls): tls.SecureContext {
   const options: tls.SecureContextOptions = {
@@ -295,15 +307,20 @@ function clientContext(t: ClientTls): tls.SecureContext {
     // PSK suites exist up to TLS 1.2.
     ...(t.psk ? { maxVersion: 'TLSv1.2' as const } : {}),
   };
-  const key = JSON.stringify([options.cert ?? null, options.key ?? null, options.ciphers ?? null, options.minVersion ?? null, options.maxVersion ?? null]);
-  const hit = contexts.get(key);
-  if (hit) return hit;
+  const want = {
+    cert: options.cert as string | undefined,
+    key: options.key as string | undefined,
+    ciphers: options.ciphers,
+    minVersion: options.minVersion,
+    maxVersion: options.maxVersion,
+  };
+  const hit = contexts.find(
+    (e) => e.cert === want.cert && e.key === want.key && e.ciphers === want.ciphers && e.minVersion === want.minVersion && e.maxVersion === want.maxVersion,
+  );
+  if (hit) return hit.ctx;
   const ctx = tls.createSecureContext(options);
-  contexts.set(key, ctx);
-  if (contexts.size > CONTEXT_LIMIT) {
-    const oldest = contexts.keys().next().value;
-    if (oldest !== undefined) contexts.delete(oldest);
-  }
+  contexts.push({ ...want, ctx });
+  if (contexts.length > CONTEXT_LIMIT) contexts.shift();
   return ctx;
 }
 

@@ -3,12 +3,13 @@
  * (reference §5.6), so namespaces are stripped and elements found by local name. Entity
  * processing is off (no expansion attacks); the five XML entities are decoded in `text()`.
  */
-import { XMLParser } from 'fast-xml-parser';
+import { XMLParser, type X2jOptions } from 'fast-xml-parser';
 
 export type XmlNode = string | { [k: string]: XmlValue };
 export type XmlValue = XmlNode | XmlNode[];
 
-const parser = new XMLParser({
+/** The response parser's options (exported so a test can check the parse against other settings). */
+export const RESPONSE_PARSER_OPTIONS = {
   removeNSPrefix: true,
   processEntities: false,
   ignoreAttributes: false,
@@ -16,7 +17,10 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: true,
-});
+  // No callback reads the jPath: skip building the path string per tag (same parsed object).
+  jPath: false,
+} as const satisfies X2jOptions;
+const parser = new XMLParser(RESPONSE_PARSER_OPTIONS);
 
 export type WsmanErrorCode =
   | 'WSMAN_CONNECT_FAILED'

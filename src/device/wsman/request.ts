@@ -7,7 +7,7 @@
  * expansion, no external entities), the nesting depth and element count are bounded, and the
  * document must be well-formed.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLParser, XMLValidator, type X2jOptions } from 'fast-xml-parser';
 import { Faults, type WsmanFault } from './faults.js';
 
 export const MAX_ENVELOPE_BYTES = 256 * 1024;
@@ -31,7 +31,8 @@ export interface WsmanRequest {
   bodyName: string;
 }
 
-const parser = new XMLParser({
+/** The request parser's options (exported so a test can check the parse against other settings). */
+export const REQUEST_PARSER_OPTIONS = {
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   removeNSPrefix: true,
@@ -44,7 +45,12 @@ const parser = new XMLParser({
   // references can appear; decoding them keeps passwords with '&' intact.
   processEntities: true,
   htmlEntities: false,
-});
+  // No callback here reads the jPath, so let the parser hand callbacks its matcher instead of
+  // building the path string for every tag and attribute (~20 % of each parse); the parsed
+  // object is the same.
+  jPath: false,
+} as const satisfies X2jOptions;
+const parser = new XMLParser(REQUEST_PARSER_OPTIONS);
 
 /** Depth and element count of the document, from a scan of its tags (bounded by input size). */
 function scanStructure(xml: string): { depth: number; elements: number } {
