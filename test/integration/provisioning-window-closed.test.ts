@@ -35,8 +35,9 @@ describe('hello window closed after 24 h', () => {
     listeners = await attachListeners(emu, { http: 0, https: 0, redirection: null, rmcp: null });
     const resolver = new dns.Resolver({ timeout: 1000, tries: 1 });
     resolver.setServers([`127.0.0.1:${emu.fake.dnsPort}`]);
-    // The server is not running for the first day: every hello to its port is refused.
-    const helloPort = 45000 + (process.pid % 1000);
+    // The server is not running for the first day: every hello to its port is refused. The port
+    // is below the kernel's ephemeral range (32768-60999), where no other test's listen(0) lands.
+    const helloPort = 20000 + (process.pid % 10000);
     server = new ProvisioningServer({
       clock,
       helloPort,
