@@ -5,8 +5,13 @@
  * - reference: amtemu's provisioning server (src/provisioning/server.ts);
  * - external: a server the user runs; we only point DNS/NVRAM at it.
  * The port is fixed when the run starts, so "down" then "up" brings back the same address:port.
+ *
+ * On the in-process LAN (network.transport: memory) sink and reference register a LAN listener
+ * at their address:port instead of a kernel socket, and `down` unregisters it, so the device's
+ * connect is refused exactly as on loopback. An external server cannot be on that LAN.
  */
 import net from 'node:net';
+import type { MemoryLan } from '../network/memory-lan.js';
 import type { ProvisioningServer } from '../provisioning/server.js';
 
 export interface ReceivedHello {
@@ -43,11 +48,12 @@ export class HelloSink implements HelloEndpoint {
   readonly kind = 'sink' as const;
   readonly received: ReceivedHello[] = [];
   private srv: net.Server | undefined;
+  private unlisten: (() => void) | undefined;
 
-  constructor(readonly address: string, readonly port: number, private readonly now: () => number) {}
+  constructor(readonly address: string, readonly port: number, private readonly now: () => number, private readonly lan?: MemoryLan) {}
 
   get listening(): boolean {
-    return this.srv !== undefined;
+    return this.srv !== undefined || this.unlisten !== undefined;
   }
 
   hellosFrom(address: string): number {
@@ -55,7 +61,14 @@ export class HelloSink implements HelloEndpoint {
   }
 
   async up(): Promise<void> {
-    if (this.srv) return;
+    if (this.listening) return;
+    if (this.lan) {
+      // A LAN hello is one complete write: record it as the kernel sink does at the peer's 'end'.
+      this.unlisten = this.lan.listen(this.address, this.port, (bytes, from) => {
+        this.received.push({ from: from.address, bytes: bytes.length, t: this.now() });
+      });
+      return;
+    }
     const srv = net.createServer((s) => {
       let n = 0;
       s.on('data', (c: Buffer) => {
@@ -76,6 +89,8 @@ export class HelloSink implements HelloEndpoint {
   }
 
   async down(): Promise<void> {
+    this.unlisten?.();
+    this.unlisten = undefined;
     const srv = this.srv;
     this.srv = undefined;
     if (srv) await new Promise<void>((r) => srv.close(() => r()));
@@ -86,8 +101,9 @@ export class HelloSink implements HelloEndpoint {
 export class ReferenceEndpoint implements HelloEndpoint {
   readonly kind = 'reference' as const;
   private running = false;
+  private unlisten: (() => void) | undefined;
 
-  constructor(readonly address: string, readonly port: number, readonly server: ProvisioningServer) {}
+  constructor(readonly address: string, readonly port: number, readonly server: ProvisioningServer, private readonly lan?: MemoryLan) {}
 
   get listening(): boolean {
     return this.running;
@@ -99,13 +115,19 @@ export class ReferenceEndpoint implements HelloEndpoint {
 
   async up(): Promise<void> {
     if (this.running) return;
-    await this.server.start();
+    // On the LAN the server gets hello bytes directly (as src/fleet/reference-server.ts wires
+    // it); its kernel hello socket stays closed, so nothing outside the run can reach it.
+    if (this.lan) this.unlisten = this.lan.listen(this.address, this.port, (bytes, from) => this.server.onHelloBytes(from.address, bytes));
+    else await this.server.start();
     this.running = true;
   }
 
   async down(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.unlisten?.();
+    this.unlisten = undefined;
+    // stop() also waits for running sessions, as the kernel path does (it has no socket to close here).
     await this.server.stop();
   }
 }

@@ -30,6 +30,13 @@ export function deviceNames(s: Scenario): { ids: string[]; groups: Map<string, s
   return { ids, groups };
 }
 
+/**
+ * Devices per run. kernel: each run owns a /22 of 127/8 (world.ts allocateBlock) and devices
+ * start at .10, so more would spill into a parallel run's addresses. memory: nothing binds the
+ * device addresses in the kernel, so the bound is only what a CI machine can hold.
+ */
+export const MAX_DEVICES = { kernel: 1000, memory: 20_000 } as const;
+
 export function checkSemantics(s: Scenario): SemanticProblem[] {
   const out: SemanticProblem[] = [];
   const duration = (v: unknown, path: JsonPath): void => {
@@ -41,8 +48,21 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
   const known = new Set([...ids, ...groups.keys()]);
   const seen = new Set<string>();
   const reference = typeof s.provisioningServer === 'object' && 'reference' in s.provisioningServer ? s.provisioningServer.reference : undefined;
+  const transport = s.network?.transport ?? 'kernel';
+  if (transport === 'memory' && typeof s.provisioningServer === 'object' && 'external' in s.provisioningServer) {
+    // The in-process LAN delivers hellos only to listeners inside this process (memory-lan.ts).
+    out.push({ path: ['provisioningServer', 'external'], atKey: true, message: 'provisioningServer: external cannot be reached on network.transport: memory (the in-process LAN has no route out of this process); use transport: kernel, or provisioningServer: down to simulate a server nobody can reach' });
+  }
+  const maxDevices = MAX_DEVICES[transport];
+  let total = 0;
   (s.devices ?? []).forEach((d, i) => {
     if (seen.has(d.id)) out.push({ path: ['devices', i, 'id'], message: `device id "${d.id}" is used twice` });
+    const before = total;
+    total += d.count ?? 1;
+    if (before <= maxDevices && total > maxDevices) {
+      const hint = transport === 'kernel' ? '; network.transport: memory takes up to 20000 for discovery runs' : '';
+      out.push({ path: ['devices', i, d.count !== undefined ? 'count' : 'id'], message: `this entry brings the run to ${total} devices; network.transport: ${transport} takes at most ${maxDevices}${hint}` });
+    }
     seen.add(d.id);
     if ((d.pid === undefined) !== (d.pps === undefined)) {
       out.push({ path: ['devices', i, d.pid === undefined ? 'pps' : 'pid'], atKey: true, message: `a TLS-PSK device needs both pid and pps (this one has only ${d.pid === undefined ? 'pps' : 'pid'})` });

@@ -28,7 +28,15 @@ export interface DnsRecordSpec {
   ttl?: number;
 }
 
+/**
+ * kernel (default): DHCP, DNS and hellos on real loopback sockets. memory: the same firmware
+ * client, fake servers and packets on an in-process LAN (src/network/memory-lan.ts), for
+ * discovery runs at fleet scale; WS-Man stays on real sockets either way.
+ */
+export type NetworkTransport = 'kernel' | 'memory';
+
 export interface NetworkSpec {
+  transport?: NetworkTransport;
   dhcp?: DhcpSpec;
   dns?: {
     provisionServerRecord?: boolean;

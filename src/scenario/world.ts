@@ -52,6 +52,9 @@ export interface World {
 
 let runCounter = 0;
 
+/** The firmware's hello port (NVRAM default), used on a run's own in-process LAN. */
+const DEFAULT_HELLO_PORT = 9971;
+
 /**
  * A /22 of 127.0.0.0/8 for this run: 127.A.B.0 with A from the process and thread and B from a
  * counter, so parallel vitest workers and consecutive runs never share device addresses.
@@ -120,6 +123,11 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
     if (!chain) throw new AmtError('BAD_INPUT', `test PKI has no "${variant}" chain`);
   }
 
+  const transport = s.network?.transport ?? 'kernel';
+  if (transport === 'memory' && typeof ps === 'object' && 'external' in ps) {
+    // The loader refuses this with a position; API callers (startNetwork) come straight here.
+    throw new AmtError('BAD_INPUT', 'provisioningServer: external cannot be reached on network.transport: memory (the in-process LAN has no route out of this process)');
+  }
   const serverAddress = typeof ps === 'object' && 'external' in ps ? ps.external.address : block.provisioning;
   const zone: ZoneRecord[] = (s.network?.dns?.records ?? []).map((r) => ({
     name: r.name,
@@ -140,8 +148,10 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
       ...(domain ? { domain } : {}),
       ...(publish && domain ? { provisionServer: serverAddress } : {}),
       dhcpBehaviour: toDhcpBehaviour(dhcp),
+      transport,
     },
   });
+  const lan = emu.lan;
   const faults = new FaultRules({ seed: s.seed ?? s.name, timeline: emu.timeline });
   let endpoint: HelloEndpoint | undefined;
   let listeners: ListenerHandle | undefined;
@@ -151,9 +161,10 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
     if (typeof ps === 'object' && 'external' in ps) {
       endpoint = new FixedEndpoint('external', ps.external.address, ps.external.port ?? 9971);
     } else {
-      const port = await reservePort(block.provisioning);
+      // The run's LAN is its own: the firmware's default hello port is free there by construction.
+      const port = lan ? DEFAULT_HELLO_PORT : await reservePort(block.provisioning);
       if (ps === 'down') endpoint = new FixedEndpoint('down', block.provisioning, port);
-      else if (ps === 'sink') endpoint = new HelloSink(block.provisioning, port, () => clock.now());
+      else if (ps === 'sink') endpoint = new HelloSink(block.provisioning, port, () => clock.now(), lan);
       else {
         listeners = await (opts.attachListeners ?? fleetListeners)(emu, faults);
         const ref = ps.reference;
@@ -176,7 +187,7 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
           if (!id) return;
           emu.timeline.record(id, `server.${e.step}`, e.detail, e.ok ? undefined : e.code ?? 'FAILED');
         });
-        endpoint = new ReferenceEndpoint(block.provisioning, port, server);
+        endpoint = new ReferenceEndpoint(block.provisioning, port, server, lan);
       }
       await endpoint.up();
     }
