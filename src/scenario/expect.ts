@@ -64,20 +64,36 @@ function subsetDiff(actual: Record<string, unknown> | null | undefined, want: Re
   return undefined;
 }
 
+/**
+ * The timeline split by device, built once per evaluation: per-device checks over a scan of the
+ * whole timeline cost devices × events, which for 2000 PCs × a week is billions of comparisons.
+ */
+function byDevice(events: readonly TimelineEvent[]): Map<string, TimelineEvent[]> {
+  const m = new Map<string, TimelineEvent[]>();
+  for (const e of events) {
+    const list = m.get(e.deviceId);
+    if (list) list.push(e);
+    else m.set(e.deviceId, [e]);
+  }
+  return m;
+}
+
 export function evaluate(spec: ExpectSpec, ctx: ExpectContext): Check[] {
   const { world } = ctx;
   const checks: Check[] = [];
   const ids = resolveDevices(world, spec.device);
+  let index: Map<string, TimelineEvent[]> | undefined;
+  const eventsOf = (id: string): readonly TimelineEvent[] => (index ??= byDevice(world.emu.timeline.all())).get(id) ?? [];
   for (const id of ids) {
     const d: AmtDevice = world.emu.device(id);
     if (spec.state) checks.push({ deviceId: id, what: 'state', expected: spec.state, actual: STATE_NAME[d.state], ok: STATE_NAME[d.state] === spec.state });
     if (spec.controlMode) checks.push({ deviceId: id, what: 'controlMode', expected: spec.controlMode, actual: d.controlMode, ok: d.controlMode === spec.controlMode });
     if (spec.window) checks.push({ deviceId: id, what: 'window', expected: spec.window, actual: d.window.kind, ok: d.window.kind === spec.window });
     if (spec.powered !== undefined) checks.push({ deviceId: id, what: 'powered', expected: String(spec.powered), actual: String(d.powered), ok: d.powered === spec.powered });
-    if (spec.hellos !== undefined) checks.push(countCheck(id, 'hellos sent', world.emu.timeline.count({ deviceId: id, type: 'hello.sent' }), spec.hellos));
-    for (const ev of spec.events ?? []) checks.push(eventCheck(id, ev, ctx));
+    if (spec.hellos !== undefined) checks.push(countCheck(id, 'hellos sent', eventsOf(id).filter((e) => e.type === 'hello.sent').length, spec.hellos));
+    for (const ev of spec.events ?? []) checks.push(eventCheck(id, ev, ctx, eventsOf(id)));
     for (const type of spec.noEvents ?? []) {
-      const hits = world.emu.timeline.query({ deviceId: id, type });
+      const hits = eventsOf(id).filter((e) => matches(e, { type }));
       checks.push({ deviceId: id, what: `no ${type} events`, expected: '0', actual: hits.length ? `${hits.length} (first at ${hits[0]!.t} ms)` : '0', ok: hits.length === 0 });
     }
     if (spec.audit !== undefined) {
@@ -125,16 +141,17 @@ export function evaluate(spec: ExpectSpec, ctx: ExpectContext): Check[] {
     }
   }
   if (ids.length === 0 && (spec.events?.length ?? 0) > 0) {
-    for (const ev of spec.events ?? []) checks.push(eventCheck(undefined, ev, ctx));
+    for (const ev of spec.events ?? []) checks.push(eventCheck(undefined, ev, ctx, world.emu.timeline.all()));
   }
   return checks;
 }
 
-function eventCheck(deviceId: string | undefined, ev: EventExpectation, ctx: ExpectContext): Check {
+/** `events` is what to search: the device's own events, or the whole timeline for no device. */
+function eventCheck(deviceId: string | undefined, ev: EventExpectation, ctx: ExpectContext, events: readonly TimelineEvent[]): Check {
   const since = ev.since === undefined || ev.since === 'start' ? 0 : ev.since === 'step' ? ctx.stepStart : (ctx.marks.get(ev.since) ?? 0);
   const until = ev.within !== undefined ? since + parseDuration(ev.within) : undefined;
   const q = { ...(deviceId ? { deviceId } : {}), type: ev.type, since, ...(until !== undefined ? { until } : {}), ...(ev.code ? { code: ev.code } : {}) };
-  const n = ctx.world.emu.timeline.all().filter((e) => matches(e, q) && dataMatches(e, ev.data)).length;
+  const n = events.filter((e) => matches(e, q) && dataMatches(e, ev.data)).length;
   const label = [`${ev.type} events`, ev.code ? `code ${ev.code}` : '', ev.data ? `data ${JSON.stringify(ev.data)}` : '',
     ev.since && ev.since !== 'start' ? `since ${ev.since}` : '', ev.within !== undefined ? `within ${String(ev.within)}` : ''].filter(Boolean).join(', ');
   const b = ev.count === undefined && ev.min === undefined && ev.max === undefined ? { min: 1 } : ev;
