@@ -39,7 +39,6 @@ function withWindow(img: NvramImage, window: ConfigurationWindow): NvramImage {
   return { ...img, provisioning: { ...img.provisioning, window } };
 }
 
-/** How late a hello slot may be and still be sent as that slot (real and scaled clocks jitter). */
 /**
  * A deep copy of the image for update()'s draft. Why not structuredClone: the image is plain
  * JSON data (src/nvram/image.ts; the store writes and reads it as JSON), and V8's structured
@@ -67,6 +66,7 @@ function cloneImageData<T>(v: T): T {
   return out as T;
 }
 
+/** How late a hello slot may be and still be sent as that slot (real and scaled clocks jitter). */
 const HELLO_SLOT_TOLERANCE_MS = 1000;
 
 /** Who is connecting: the host OS through LMS on the device's own address, or the network. */
