@@ -166,6 +166,19 @@ describe('firmware DHCP client against the fake server (loopback, virtual time)'
     expect(r.leases[0]!.dnsServers).toEqual([SERVER_IP]);
   });
 
+  it('option 15 changed by the server (the PC moved networks): the next renewal carries the new domain', async () => {
+    const r = await rig();
+    r.client().start();
+    await r.clock.runUntil(() => r.leases.length > 0, 60_000);
+    expect(r.leases[0]!.domain).toBe('corp.example.test');
+    r.server.setBehaviour({ domain: 'hotel.example.net' });
+    await r.clock.runUntil(() => r.leases.length > 1, 4_000_000);
+    expect(r.leases[1]!.domain).toBe('hotel.example.net');
+    r.server.resetBehaviour();
+    await r.clock.runUntil(() => r.leases.length > 2, 4_000_000);
+    expect(r.leases[2]!.domain).toBe('corp.example.test');
+  });
+
   it('option 15 late: missing from the first ACK, present on the renewal', async () => {
     const r = await rig({ behaviour: { domainLateAcks: 1 } });
     r.client().start();

@@ -43,6 +43,8 @@ import { intToIp, ipToInt, parseIpv4 } from '../address-plan.js';
 export interface DhcpBehaviour {
   /** Leave option 15 out of every offer/ack. */
   domainAbsent?: boolean;
+  /** Hand out this option 15 instead of the configured one: the PC is now on another network (seed 004 environment detection). */
+  domain?: string;
   /** Leave option 15 out of the first N ACKs to a MAC (and of offers until then); renewals get it. */
   domainLateAcks?: number;
   /** Ignore these message types entirely (no answer). `true` = ignore everything. */
@@ -302,9 +304,10 @@ export class FakeDhcpServer extends EventEmitter {
 
   /** Option 15 for the n-th ACK (offers use the count of ACKs so far + 1). */
   private domainFor(k: DhcpBehaviour, ackNumber: number): string | undefined {
-    if (k.domainAbsent || !this.config.domain) return undefined;
+    const domain = k.domain ?? this.config.domain;
+    if (k.domainAbsent || !domain) return undefined;
     if (k.domainLateAcks !== undefined && ackNumber <= k.domainLateAcks) return undefined;
-    return this.config.domain;
+    return domain;
   }
 
   /**
