@@ -60,7 +60,7 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
     const before = total;
     total += d.count ?? 1;
     if (before <= maxDevices && total > maxDevices) {
-      const hint = transport === 'kernel' ? '; network.transport: memory takes up to 20000 for discovery runs' : '';
+      const hint = transport === 'kernel' ? ` (each run owns a /22 of loopback addresses); use network.transport: memory for discovery runs of up to ${MAX_DEVICES.memory}` : '';
       out.push({ path: ['devices', i, d.count !== undefined ? 'count' : 'id'], message: `this entry brings the run to ${total} devices; network.transport: ${transport} takes at most ${maxDevices}${hint}` });
     }
     seen.add(d.id);
