@@ -3,6 +3,8 @@
  * block of its own, so scenarios run in parallel), the provisioning-server endpoint, and the
  * devices with their NVRAM overrides. Listeners (16992–16995) plug in when the fleet module
  * provides them; scenarios that need them say so in their failure instead of hanging.
+ * With `network.transport: memory` DHCP, DNS and the hello endpoint live on the emulator's
+ * in-process LAN instead (the block's addresses are then only names there); WS-Man stays real.
  */
 import { threadId } from 'node:worker_threads';
 import type { Clock } from '../clock/clock.js';
