@@ -6,12 +6,16 @@
  * loses it. The device certificate store is shared so 16993 and 16995 present the same cert.
  */
 import { DeviceCertStore } from '../pki/device-cert.js';
+import { KeyPool } from '../pki/keys.js';
 import { PortListeners, type FaultHook } from '../network/listeners.js';
 import { DeviceTlsContexts } from '../network/port-tls.js';
 import { RedirectionListener } from '../network/redirection-listener.js';
 import { RmcpResponder } from '../network/rmcp.js';
 import type { AmtDevice } from '../device/device.js';
 import type { Emulator } from './emulator.js';
+
+/** Distinct device TLS keys per fleet before they are reused (see ListenerPorts.keyPoolSize). */
+export const DEFAULT_KEY_POOL_SIZE = 8;
 
 export interface ListenerPorts {
   /** 0 picks a free port (tests); null disables that listener. */
@@ -21,6 +25,12 @@ export interface ListenerPorts {
   redirectionTls?: number | null;
   /** UDP presence pong; null disables it (binding 623 needs root). */
   rmcp?: number | null;
+  /**
+   * Distinct RSA keys behind the devices' TLS certificates (DESIGN "Keys are the expensive
+   * part"): the first N devices get their own key, later ones reuse them round-robin — each
+   * still has its own certificate. Keys are made on first use. Default 64.
+   */
+  keyPoolSize?: number;
   /** Fault rules applied to WS-Man requests (scenario `fault:` steps, the control API). */
   faults?: FaultHook;
 }
@@ -35,7 +45,9 @@ export interface AttachedListeners {
 }
 
 export async function attachListeners(emu: Emulator, ports: ListenerPorts): Promise<AttachedListeners> {
-  const certs = new DeviceCertStore();
+  // A 2048-bit keygen costs ~80 ms here: a few hundred PCs configured at once would otherwise
+  // spend most of their time generating keys nobody compares across devices.
+  const certs = new DeviceCertStore(new KeyPool({ bits: 2048, size: ports.keyPoolSize ?? DEFAULT_KEY_POOL_SIZE }));
   const tls = new DeviceTlsContexts(certs);
   const wsman = new PortListeners({ lookup: (a) => emu.deviceAt(a), httpPort: ports.http, tlsPort: ports.https, tls, ...(ports.faults ? { faults: ports.faults } : {}) });
   await wsman.start();

@@ -226,6 +226,8 @@ async function route() {
   const m = /^#\/device\/(.+)$/.exec(location.hash);
   state.current = m ? decodeURIComponent(m[1]) : null;
   document.getElementById('fleet-view').hidden = !!m;
+  // The id is known from the URL: show it at once rather than a blank heading while the device loads.
+  if (m) document.getElementById('dev-title').textContent = state.current;
   document.getElementById('device-view').hidden = !m;
   if (m) await loadDevice(state.current).catch((e) => { document.getElementById('dev-title').textContent = e.message; });
   else renderTable();
