@@ -58,10 +58,22 @@ export interface MermaidOptions {
   title?: string;
   /** Display names per device id (e.g. "pc1 (bare-metal)"). */
   labels?: Record<string, string>;
+  /** Devices drawn, in order of first appearance (default 16): a diagram is for reading. */
+  maxDevices?: number;
+  /** Arrows and notes drawn (default 1,500; Mermaid renderers give up far beyond that). */
+  maxMessages?: number;
 }
 
+/** A scale scenario (thousands of PCs × a week) must still give a diagram someone can open. */
+const DEFAULT_MAX_DEVICES = 16;
+const DEFAULT_MAX_MESSAGES = 1500;
+
 export function toMermaidSequence(events: readonly TimelineEvent[], opts: MermaidOptions = {}): string {
-  const deviceIds = [...new Set(events.map((e) => e.deviceId))];
+  const allIds = [...new Set(events.map((e) => e.deviceId))];
+  const deviceIds = allIds.slice(0, opts.maxDevices ?? DEFAULT_MAX_DEVICES);
+  const maxMessages = opts.maxMessages ?? DEFAULT_MAX_MESSAGES;
+  let drawn = 0;
+  let leftOut = 0;
   const alias = new Map(deviceIds.map((id, i) => [id, `D${i + 1}`]));
   const lines: string[] = ['sequenceDiagram'];
   if (opts.title) lines.push(`    title ${opts.title}`);
@@ -69,12 +81,20 @@ export function toMermaidSequence(events: readonly TimelineEvent[], opts: Mermai
   for (const id of deviceIds) lines.push(`    participant ${alias.get(id)} as ${sanitize(opts.labels?.[id] ?? id)}`);
   lines.push(`    participant ${P.dhcp} as DHCP server`, `    participant ${P.dns} as DNS server`, `    participant ${P.sca} as Provisioning server`);
   let lastDhcp = '';
+  const push = (line: string): void => {
+    if (drawn >= maxMessages) leftOut++;
+    else {
+      drawn++;
+      lines.push(line);
+    }
+  };
   for (const e of events) {
-    const dev = alias.get(e.deviceId)!;
+    const dev = alias.get(e.deviceId);
+    if (!dev) continue;
     const a = arrowFor(e, dev);
     if (!a) continue;
     if ('note' in a) {
-      lines.push(`    Note over ${dev}: ${sanitize(`${formatVirtualTime(e.t)} ${a.note}`)}`);
+      push(`    Note over ${dev}: ${sanitize(`${formatVirtualTime(e.t)} ${a.note}`)}`);
       continue;
     }
     // DHCP renewals repeat the same exchange; show each distinct one once in a row.
@@ -82,7 +102,12 @@ export function toMermaidSequence(events: readonly TimelineEvent[], opts: Mermai
     if (e.type.startsWith('dhcp.') && key === lastDhcp) continue;
     if (e.type.startsWith('dhcp.')) lastDhcp = key;
     const arrow = a.failed ? '-x' : a.dashed ? '-->>' : '->>';
-    lines.push(`    ${a.from}${arrow}${a.to}: ${sanitize(a.text)}`);
+    push(`    ${a.from}${arrow}${a.to}: ${sanitize(a.text)}`);
+  }
+  const more = allIds.length - deviceIds.length;
+  if (more > 0 || leftOut > 0) {
+    const parts = [...(more > 0 ? [`${more} more device${more === 1 ? '' : 's'}`] : []), ...(leftOut > 0 ? [`${leftOut} more message${leftOut === 1 ? '' : 's'}`] : [])];
+    lines.push(`    Note over ${P.dhcp},${P.sca}: ${sanitize(`${parts.join(' and ')} not drawn (the JSON report has the whole timeline)`)}`);
   }
   return `${lines.join('\n')}\n`;
 }
