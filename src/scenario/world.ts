@@ -85,6 +85,8 @@ function testPki(fqdn: string, variant: TestPkiVariant | 'valid', now: Date): Pr
 
 export function toDhcpBehaviour(d: DhcpSpec): DhcpBehaviour {
   return {
+    // In a fault step: the DHCP server now hands out another option 15 (the PC moved networks).
+    ...(d.domain !== undefined ? { domain: d.domain } : {}),
     ...(d.lateDomain !== undefined ? { domainLateAcks: d.lateDomain } : {}),
     ...(d.drop !== undefined ? { drop: d.drop } : {}),
     ...(d.nak !== undefined ? { nak: d.nak } : {}),
