@@ -81,6 +81,9 @@ function v4(addr: string | undefined): string {
   return (addr ?? '').replace(/^::ffff:/, '');
 }
 
+/** Largest chunk whose size fits the firmware's four hex digits. */
+const MAX_CHUNK = 0xffff;
+
 export class PortListeners {
   readonly http: AmtHttpService;
   readonly tls: DeviceTlsContexts;
@@ -317,8 +320,17 @@ export class PortListeners {
     res.sendDate = false;
     res.writeHead(out.status, headers);
     if (out.chunked) {
-      if (body.length > 0) res.write(body);
-      res.end();
+      // The firmware frames its chunks itself: sizes as 4-digit upper-case hex ("04F6", reference
+      // §6.2, rpc-go issue 843), where node:http would write "4f6". So node's framing is turned
+      // off for this response and the chunks are written as the firmware writes them.
+      res.chunkedEncoding = false;
+      for (let at = 0; at < body.length; at += MAX_CHUNK) {
+        const part = body.subarray(at, at + MAX_CHUNK);
+        res.write(`${part.length.toString(16).toUpperCase().padStart(4, '0')}\r\n`);
+        res.write(part);
+        res.write('\r\n');
+      }
+      res.end('0\r\n\r\n');
     } else {
       res.end(body);
     }

@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AmtDevice } from '../../src/device/device.js';
 import { PortListeners } from '../../src/network/listeners.js';
-import { DigestClient, rawRequest } from '../fixtures/wsman/digest-client.js';
+import { DigestClient, digestHeader, parseChallenge, rawRequest } from '../fixtures/wsman/digest-client.js';
 import { makeTestDevice, provisionedImage } from '../fixtures/wsman/device.js';
 
 const PASS = 'Adm1n!pass';
@@ -57,6 +57,37 @@ describe('PortListeners: one socket per port, routed by destination address', ()
       expect(r.headers['transfer-encoding']).toBe('chunked');
     }
     expect(d1.nvram.digestRealm).not.toBe(d2.nvram.digestRealm);
+  });
+
+  it('frames SOAP responses as the firmware does: chunk sizes in 4-digit upper-case hex (reference §6.2)', async () => {
+    const first = await rawRequest({ host: d1.address!, port: listeners.httpPort }, 'POST', '/wsman', GET_GENERAL);
+    const c = parseChallenge(first.headers['www-authenticate'] as string)!;
+    const auth = digestHeader({ user: 'admin', pass: PASS, realm: c.realm, nonce: c.nonce, body: GET_GENERAL, qop: 'auth-int' });
+    const wire = await new Promise<string>((resolve, reject) => {
+      const s: Socket = connect({ host: d1.address!, port: listeners.httpPort }, () => {
+        s.write(`POST /wsman HTTP/1.1\r\nHost: ${d1.address}\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nAuthorization: ${auth}\r\nContent-Length: ${Buffer.byteLength(GET_GENERAL)}\r\n\r\n${GET_GENERAL}`);
+      });
+      let out = '';
+      s.setEncoding('latin1');
+      s.on('data', (d: string) => {
+        out += d;
+        if (out.endsWith('\r\n0\r\n\r\n')) {
+          s.destroy();
+          resolve(out);
+        }
+      });
+      s.on('error', reject);
+      setTimeout(() => reject(new Error(`no complete response: ${JSON.stringify(out.slice(0, 200))}`)), 5000).unref();
+    });
+    const [head, rest] = [wire.slice(0, wire.indexOf('\r\n\r\n')), wire.slice(wire.indexOf('\r\n\r\n') + 4)];
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head).toContain('Transfer-Encoding: chunked');
+    const size = /^([0-9A-F]{4})\r\n/.exec(rest);
+    expect(size, rest.slice(0, 20)).not.toBeNull();
+    const n = parseInt(size![1]!, 16);
+    const body = rest.slice(6, 6 + n);
+    expect(body).toContain('<g:DigestRealm>');
+    expect(rest.slice(6 + n)).toBe('\r\n0\r\n\r\n');
   });
 
   it('resets connections to an address no device owns, and to a filtered port', async () => {
