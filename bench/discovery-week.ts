@@ -45,70 +45,63 @@ function counter(timeline: Timeline): { counts: Counts; stop: () => void } {
   return { counts, stop };
 }
 
-async function realWeek(scale: Scale): Promise<{ wallMs: number; virtualMs: number; completed: boolean; counts: Counts; projectedMs: number; rssMB: number; timelineEvents: number }> {
-  const n = scale.weekDevices;
-  const port = await refusedPort();
+interface WeekRun {
+  wallMs: number;
+  virtualMs: number;
+  completed: boolean;
+  projectedMs: number;
+  counts: Counts;
+  emu: Emulator;
+}
+
+/**
+ * One transport's week: N setup-state devices powered on together, virtual time advanced in
+ * one-minute steps so the wall-time budget is checked often; an unfinished run is projected from
+ * the share of the week's attempts made (hellos dominate). The Emulator is returned running.
+ */
+async function runWeek(scale: Scale, n: number, label: string, network: { ipBase: string; helloPort: number; transport: 'kernel' | 'memory' }): Promise<WeekRun> {
   const clock = new VirtualClock();
   const emu = await Emulator.start({
     clock,
     seed: 'bench-b',
-    network: { serverAddress: '127.0.0.1', dhcpPort: 0, dnsPort: 0, domain: 'bench.example.test', provisionServer: '127.0.0.1', ipBase: '127.91.0.10' },
+    network: { serverAddress: '127.0.0.1', dhcpPort: 0, dnsPort: 0, domain: 'bench.example.test', provisionServer: '127.0.0.1', ipBase: network.ipBase, transport: network.transport },
   });
-  emu.addDevices(n, { state: 'setup', helloPort: port, prefix: 'b' });
+  emu.addDevices(n, { state: 'setup', helloPort: network.helloPort, prefix: 'b' });
   const { counts, stop } = counter(emu.timeline);
   const target = scale.weekDays * DAY;
   const t0 = performance.now();
   emu.powerOnAll();
   let completed = true;
-  // Advance in virtual-minute steps so the wall-time budget is checked often.
   for (let step = 0; clock.now() < target && step <= target / STEP_MS; step++) {
     if (performance.now() - t0 > scale.weekBudgetMs) {
       completed = false;
       break;
     }
     await clock.advance(Math.min(STEP_MS, target - clock.now()));
-    if (step % 1440 === 1439) note(`(b real) virtual day ${Math.round(clock.now() / DAY)}: ${counts.attempts} hello attempts, ${round((performance.now() - t0) / 1000, 1)} s`);
+    if (step % 1440 === 1439) note(`(${label}) virtual day ${Math.round(clock.now() / DAY)}: ${counts.attempts} hello attempts, ${round((performance.now() - t0) / 1000, 1)} s`);
   }
   const wallMs = performance.now() - t0;
   stop();
+  const projectedMs = completed ? wallMs : wallMs * ((n * HELLOS_PER_WINDOW) / Math.max(1, counts.attempts));
+  return { wallMs, virtualMs: clock.now(), completed, projectedMs, counts, emu };
+}
+
+async function realWeek(scale: Scale): Promise<Omit<WeekRun, 'emu'> & { rssMB: number; timelineEvents: number }> {
+  // Real loopback sockets: fake DHCP/DNS over UDP, and hellos to a port nobody listens on.
+  const { emu, ...run } = await runWeek(scale, scale.weekDevices, 'b real', { ipBase: '127.91.0.10', helloPort: await refusedPort(), transport: 'kernel' });
   const rssMB = process.memoryUsage().rss / 1e6;
   const timelineEvents = emu.timeline.length;
   await emu.stop();
-  // Hellos dominate: project the unfinished run from the share of the week's attempts made.
-  const expected = n * HELLOS_PER_WINDOW;
-  const projectedMs = completed ? wallMs : wallMs * (expected / Math.max(1, counts.attempts));
-  return { wallMs, virtualMs: clock.now(), completed, counts, projectedMs, rssMB, timelineEvents };
+  return { ...run, rssMB, timelineEvents };
 }
 
-async function memoryWeek(scale: Scale): Promise<{ wallMs: number; virtualMs: number; completed: boolean; projectedMs: number; counts: Counts; refusedByNetwork: number; datagrams: number }> {
-  const n = scale.weekMemoryDevices;
-  const clock = new VirtualClock();
+async function memoryWeek(scale: Scale): Promise<Omit<WeekRun, 'emu'> & { refusedByNetwork: number; datagrams: number }> {
   // The whole Emulator on the in-process LAN: the same fake DHCP/DNS servers, firmware DHCP
   // client, resolver and packets as b.real; only the wire is memory (src/network/memory-lan.ts).
-  const emu = await Emulator.start({
-    clock,
-    seed: 'bench-b',
-    network: { serverAddress: '127.0.0.1', dhcpPort: 0, dnsPort: 0, domain: 'bench.example.test', provisionServer: '127.0.0.1', ipBase: '127.92.0.10', transport: 'memory' },
-  });
-  emu.addDevices(n, { state: 'setup', helloPort: 9971, prefix: 'm' });
-  const { counts, stop } = counter(emu.timeline);
-  const target = scale.weekDays * DAY;
-  const t0 = performance.now();
-  emu.powerOnAll();
-  let completed = true;
-  for (let step = 0; clock.now() < target && step <= target / STEP_MS; step++) {
-    if (performance.now() - t0 > scale.weekBudgetMs) {
-      completed = false;
-      break;
-    }
-    await clock.advance(Math.min(STEP_MS, target - clock.now()));
-  }
-  const wallMs = performance.now() - t0;
-  stop();
+  const { emu, ...run } = await runWeek(scale, scale.weekMemoryDevices, 'b memory', { ipBase: '127.92.0.10', helloPort: 9971, transport: 'memory' });
   const lan = emu.lan!.stats;
   await emu.stop();
-  const projectedMs = completed ? wallMs : wallMs * ((n * HELLOS_PER_WINDOW) / Math.max(1, counts.attempts));
-  return { wallMs, virtualMs: clock.now(), completed, projectedMs, counts, refusedByNetwork: lan.refused, datagrams: lan.datagrams };
+  return { ...run, refusedByNetwork: lan.refused, datagrams: lan.datagrams };
 }
 
 /** Attempts in the raw-floor baseline (bounded in count and by the loop budget). */
