@@ -6,9 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument } from 'yaml';
 import { AmtError } from '../common/errors.js';
-import { cleanYamlMessage, formatFileProblem, locatePath, pointerToPath, showPath as showPathFrom, yamlValueProblem } from '../common/yaml-location.js';
+import { FileLoadError, formatFileProblem, parseYamlWithPositions, pointerToPath, showPath as showPathFrom, type ParsedYaml } from '../common/yaml-location.js';
 import { baseDirOf, checkStepFiles } from './files.js';
 import { checkSemantics, type JsonPath } from './semantics.js';
 import type { LoadedScenario, Scenario, SourcePos } from './types.js';
@@ -60,24 +59,15 @@ export function loadScenarioFile(file: string): LoadedScenario {
 }
 
 export function loadScenarioText(text: string, file = '<inline>'): LoadedScenario {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number): SourcePos => {
-    const p = lineCounter.linePos(offset);
-    return { line: p.line, column: p.col };
-  };
-  if (doc.errors.length > 0) {
-    throw new ScenarioLoadError(doc.errors.slice(0, 5).map((e) => ({ file, ...at(e.pos[0]), message: `YAML: ${cleanYamlMessage(e.message)}` })));
-  }
-  let data: unknown;
+  let parsed: ParsedYaml;
   try {
-    data = doc.toJS({ maxAliasCount: 100 });
+    // YAML syntax, duplicate keys, alias bombs: the shared parser locates them (src/common).
+    parsed = parseYamlWithPositions(text, file);
   } catch (e) {
-    // An alias without anchor or an alias bomb throws a plain ReferenceError (issue 9 fuzz).
-    throw new ScenarioLoadError([{ file, ...yamlValueProblem(doc, e, at) }]);
+    if (e instanceof FileLoadError) throw new ScenarioLoadError(e.problems);
+    throw e;
   }
-  const locate = (path: JsonPath, atKey = false): SourcePos => locatePath(doc, path, atKey, at);
-  return checkScenario(data, file, locate);
+  return checkScenario(parsed.data, file, parsed.locate);
 }
 
 /** Check an object (the API's runScenario({...})); positions are 1:1 since there is no file. */
