@@ -168,7 +168,8 @@ export function describeAjvErrors(errors: ErrorObject[], root = 'the file'): Pat
     }
     if (values.size > 0) {
       const alt = [...values, ...[...types].map((t) => `a${/^[aeiou]/.test(t) ? 'n' : ''} ${t}`)];
-      out.push({ path, message: `${where} must be ${alt.length > 1 ? `${alt.slice(0, -1).join(', ')} or ${alt[alt.length - 1]}` : alt[0]!}` });
+      const list = alt.length > 1 ? `${alt.slice(0, -1).join(', ')} or ${alt[alt.length - 1]}` : alt[0]!;
+      out.push({ path, message: `${where} must be ${alt.length > 2 ? 'one of ' : ''}${list}` });
     } else if (types.size > 0) {
       out.push({ path, message: `${where} must be ${[...types].join(' or ').replace(/,/g, ' or ')}` });
     } else {

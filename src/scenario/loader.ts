@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { AmtError } from '../common/errors.js';
-import { FileLoadError, formatFileProblem, parseYamlWithPositions, pointerToPath, showPath as showPathFrom, type ParsedYaml } from '../common/yaml-location.js';
+import { describeAjvErrors as describeSchemaErrors, FileLoadError, formatFileProblem, parseYamlWithPositions, showPath as showPathFrom, type ParsedYaml } from '../common/yaml-location.js';
 import { baseDirOf, checkStepFiles } from './files.js';
 import { checkSemantics, type JsonPath } from './semantics.js';
 import type { LoadedScenario, Scenario, SourcePos } from './types.js';
@@ -107,65 +107,7 @@ function showPath(path: JsonPath): string {
   return showPathFrom(path, 'the scenario');
 }
 
-/**
- * ajv's raw errors are many per mistake (every oneOf branch reports). Keep, per instance path,
- * the most telling one: unknown keys first, then missing keys, then the allowed values merged
- * into one list, then the rest. Paths under another reported path are dropped as noise.
- */
+/** ajv's errors in scenario words (the shared wording of src/common/yaml-location.ts, rooted at "the scenario"). */
 export function describeAjvErrors(errors: ErrorObject[]): AjvProblem[] {
-  const byPath = new Map<string, ErrorObject[]>();
-  for (const e of errors) {
-    const list = byPath.get(e.instancePath) ?? [];
-    list.push(e);
-    byPath.set(e.instancePath, list);
-  }
-  const out: AjvProblem[] = [];
-  // Deepest paths first: the most specific complaint wins over its parent's oneOf summary.
-  const paths = [...byPath.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
-  const reported: string[] = [];
-  for (const ptr of paths) {
-    if (reported.some((r) => r.startsWith(`${ptr}/`))) continue;
-    const list = byPath.get(ptr)!.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if');
-    if (list.length === 0) continue;
-    const path = pointerToPath(ptr);
-    const where = showPath(path);
-    const extra = list.find((e) => e.keyword === 'additionalProperties');
-    if (extra) {
-      const key = String((extra.params as { additionalProperty: string }).additionalProperty);
-      const allowed = allowedKeys(extra);
-      out.push({ path: [...path, key], atKey: true, message: `unknown key "${key}" in ${where}${allowed ? ` (allowed: ${allowed})` : ''}` });
-      reported.push(ptr);
-      continue;
-    }
-    const req = list.find((e) => e.keyword === 'required');
-    if (req) {
-      out.push({ path, message: `${where} needs "${String((req.params as { missingProperty: string }).missingProperty)}"` });
-      reported.push(ptr);
-      continue;
-    }
-    const values = new Set<string>();
-    const types = new Set<string>();
-    for (const e of list) {
-      if (e.keyword === 'enum') for (const v of (e.params as { allowedValues: unknown[] }).allowedValues) values.add(JSON.stringify(v));
-      if (e.keyword === 'const') values.add(JSON.stringify((e.params as { allowedValue: unknown }).allowedValue));
-      if (e.keyword === 'type') types.add(String((e.params as { type: string }).type));
-    }
-    if (values.size > 0) {
-      const alt = [...values, ...[...types].map((t) => `a${/^[aeiou]/.test(t) ? 'n' : ''} ${t}`)];
-      const list = alt.length > 1 ? `${alt.slice(0, -1).join(', ')} or ${alt[alt.length - 1]}` : alt[0]!;
-      out.push({ path, message: `${where} must be ${alt.length > 2 ? 'one of ' : ''}${list}` });
-    } else if (types.size > 0) {
-      out.push({ path, message: `${where} must be ${[...types].join(' or ').replace(/,/g, ' or ')}` });
-    } else {
-      const e = list[0]!;
-      out.push({ path, message: `${where} ${e.message ?? 'is invalid'}` });
-    }
-    reported.push(ptr);
-  }
-  return out.slice(0, 10);
-}
-
-function allowedKeys(e: ErrorObject): string | undefined {
-  const props = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
-  return props ? Object.keys(props).join(', ') : undefined;
+  return describeSchemaErrors(errors, 'the scenario');
 }

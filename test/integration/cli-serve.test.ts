@@ -142,7 +142,7 @@ describe('amtemu serve', () => {
       const dup = join(dir, 'dup.yaml');
       writeFileSync(dup, 'devices:\n  - count: 2\n');
       for (const [args, re] of [
-        [['serve', '--config', file], new RegExp(`^amtemu: BAD_INPUT: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:12: devices\\[0\\]\\.state must be "factory", "setup" or "configured"\n$`)],
+        [['serve', '--config', file], new RegExp(`^amtemu: BAD_INPUT: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:12: devices\\[0\\]\\.state must be one of "factory", "setup" or "configured"\n$`)],
         [['serve', '--config', join(dir, 'missing.yaml')], /^amtemu: BAD_INPUT: .*missing\.yaml:1:1: cannot read fleet file: no such file\n$/],
         [['serve', '--config', dup, '--count', '3'], /^amtemu: BAD_INPUT: --count cannot be combined with --config/],
         [['serve', '--time', 'fast'], /^amtemu: BAD_INPUT: --time must be scaled or virtual, got "fast"\n$/],

@@ -54,7 +54,7 @@ describe('fleet file', () => {
 
   it('reports schema errors at the offending key or value', () => {
     expect(problem('devices:\n  - id: a\n    stat: setup\n')).toMatch(/^fleet\.yaml:3:5: unknown key "stat" in devices\[0\] \(allowed: profile, state, /);
-    expect(problem('devices:\n  - id: a\n    state: broken\n')).toBe('fleet.yaml:3:12: devices[0].state must be "factory", "setup" or "configured"');
+    expect(problem('devices:\n  - id: a\n    state: broken\n')).toBe('fleet.yaml:3:12: devices[0].state must be one of "factory", "setup" or "configured"');
     expect(problem('devices:\n  - count: 0\n')).toBe('fleet.yaml:2:12: devices[0].count must be >= 1');
     expect(problem('network:\n  ipBase: 10.0.0\ndevices: [{id: a}]\n')).toMatch(/^fleet\.yaml:2:11: network\.ipBase must match pattern .*\(got "10\.0\.0"\)$/);
     expect(problem('name: x\n')).toBe('fleet.yaml:1:1: the fleet file needs "devices"');
