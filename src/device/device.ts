@@ -9,13 +9,15 @@ import { AmtError, isAmtError, type AmtErrorCode } from '../common/errors.js';
 import type { Timeline, TimelineEvent } from '../common/timeline.js';
 import type { ConfigurationWindow, ControlMode, NvramImage, ProvisioningState } from '../nvram/image.js';
 import type { FirmwareProfile } from '../nvram/profile-types.js';
-import { locateSteps } from './discovery.js';
+import { locateProvisioningServer } from './discovery.js';
 import { detectEnvironment } from './environment-detection.js';
 import type { DeviceNetwork, DhcpHandle, DhcpLease, HelloTarget } from './environment.js';
-import { encodeHelloV2, encodeHelloV3 } from './hello.js';
+import { helloFor } from './hello.js';
 import { HELLO_TIMING, nextHelloOffset } from './hello-schedule.js';
 import { HostInterface } from './host-interface.js';
 import { applyFullUnprovision, applyPartialUnprovision, checkTransition, type LifecycleReason } from './lifecycle.js';
+import { cloneImageData, withWindow } from './nvram-draft.js';
+import { portAnswers, type Origin } from './port-policy.js';
 
 export interface AmtDeviceOptions {
   image: NvramImage;
@@ -35,42 +37,11 @@ export interface AmtDeviceOptions {
   random?: (n: number) => Buffer;
 }
 
-function withWindow(img: NvramImage, window: ConfigurationWindow): NvramImage {
-  return { ...img, provisioning: { ...img.provisioning, window } };
-}
-
-/**
- * A deep copy of the image for update()'s draft. Why not structuredClone: the image is plain
- * JSON data (src/nvram/image.ts; the store writes and reads it as JSON), and V8's structured
- * serialisation cost about seven times a direct copy on every firmware write — several per
- * remote configuration (docs/benchmarks.md (d)). Anything that is not a plain object or array
- * (nothing today) still goes through structuredClone, so the draft is never shallower than before.
- */
-function cloneImageData<T>(v: T): T {
-  if (typeof v !== 'object' || v === null) return v;
-  if (Array.isArray(v)) {
-    const a: unknown[] = new Array(v.length);
-    for (let i = 0; i < v.length; i++) a[i] = cloneImageData(v[i] as unknown);
-    return a as T;
-  }
-  const proto: unknown = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) return structuredClone(v);
-  const src = v as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(src)) {
-    const x = cloneImageData(src[k]);
-    // An own "__proto__" key (possible in JSON.parse output) must stay data, not a prototype.
-    if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
-    else out[k] = x;
-  }
-  return out as T;
-}
-
 /** How late a hello slot may be and still be sent as that slot (real and scaled clocks jitter). */
 const HELLO_SLOT_TOLERANCE_MS = 1000;
 
 /** Who is connecting: the host OS through LMS on the device's own address, or the network. */
-export type Origin = 'local' | 'remote';
+export type { Origin } from './port-policy.js';
 
 export class AmtDevice {
   readonly id: string;
@@ -443,39 +414,13 @@ export class AmtDevice {
     }
   }
 
-  /** PSK hello (v2) when PID is set and the profile still has PSK; else PKI hello (v3). */
+  /** The hello this device sends now (hello.ts decides v2 or v3 and which hashes). */
   buildHello(retryCount: number): Buffer {
-    const img = this.img;
-    const adminCredentialsSet = img.mebx.passwordChanged;
-    if (img.setup.pid && this.profile.hello.psk) {
-      return encodeHelloV2({ adminCredentialsSet, retryCount, uuid: img.uuid, pid: img.setup.pid });
-    }
-    // At most 23 hashes fit (SDK); which ones is unknown (§9 item 5). Custom entries go first so a
-    // root an IT admin added in MEBx is always announced, then the factory defaults in table order.
-    // Algorithms the profile no longer trusts (SHA-1 on ME 16+) are not announced at all.
-    const active = img.certHashes.filter((h) => h.isActive && this.profile.hashes.allowed.includes(h.algorithm));
-    const hashes = [...active.filter((h) => !h.isDefault), ...active.filter((h) => h.isDefault)].slice(0, this.profile.hashes.maxInHello);
-    return encodeHelloV3({ adminCredentialsSet, retryCount, uuid: img.uuid, hashes });
+    return helloFor(this.img, this.profile, retryCount);
   }
 
-  private async locateProvisioningServer(lease: DhcpLease): Promise<HelloTarget | undefined> {
-    const port = this.img.setup.provisioningServer.port;
-    const steps = locateSteps(this.img, lease.domain);
-    for (const step of steps) {
-      if (step.kind === 'address') {
-        this.record('dns.skipped', { reason: 'provisioning server address set in MEBx', address: step.address });
-        return { host: step.address, port };
-      }
-      this.record('dns.query', { name: step.name, source: step.source });
-      const r = await this.network!.resolve(step.name, lease.dnsServers, lease.address);
-      if (r.ok && r.value.length > 0) {
-        this.record('dns.answer', { name: step.name, addresses: r.value });
-        return { host: r.value[0]!, port };
-      }
-      this.record('dns.failed', { name: step.name, message: r.ok ? 'no address in answer' : r.message }, r.ok ? 'DNS_NXDOMAIN' : r.code);
-    }
-    this.record('hello.skipped', { reason: 'provisioning server not found', tried: steps.length }, 'DNS_NXDOMAIN');
-    return undefined;
+  private locateProvisioningServer(lease: DhcpLease): Promise<HelloTarget | undefined> {
+    return locateProvisioningServer(this.img, lease, this.network!, (type, data, code) => this.record(type, data, code));
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -586,37 +531,11 @@ export class AmtDevice {
   // ---- ports -------------------------------------------------------------------------------
 
   /**
-   * Whether a TCP/UDP port answers, by state, window and firmware profile (reference §6.1).
-   * Local = the host OS (LMS) on the device's own address; remote = anyone else.
+   * Whether a TCP/UDP port answers, by state, window and firmware profile (reference §6.1);
+   * the rules are in port-policy.ts.
    */
   portOpen(port: number, origin: Origin): boolean {
-    if (!this.poweredOn) return false;
-    const p = this.profile.network;
-    const state = this.state;
-    const plainOk = origin === 'local' ? !p.tlsEnforcedLocal : p.nonTlsRemotePorts;
-    if (origin === 'local') {
-      if (port === 16992) return plainOk;
-      if (port === 16993) return true;
-      if (port === 16994) return state === 'Post' && plainOk;
-      if (port === 16995) return state === 'Post';
-      return false;
-    }
-    // Seed 004: outside the home domains the network interface is closed to remote peers.
-    if (this.outsideHome) return false;
-    if (state === 'Post') {
-      const remoteTls = this.img.tls.remote;
-      const nonSecureAllowed = !remoteTls.enabled || remoteTls.acceptNonSecureConnections;
-      if (port === 16992 || port === 16994 || port === 623) return plainOk && nonSecureAllowed;
-      return port === 16993 || port === 16995;
-    }
-    if (state === 'In' && this.windowOpen() && !this.img.provisioning.window.hostBased) {
-      // The SCA's mutual-TLS session (PKI) or, for TLS-PSK and SMB, the plain port.
-      if (port === 16993) return true;
-      if (port === 16992) return this.img.provisioning.mode === 'SMB' || Boolean(this.img.setup.pid);
-    }
-    // RMCP presence pong answers before provisioning too: amtscanner reads Pre/In/Post from it (§6.4).
-    if (port === 623) return plainOk;
-    return false;
+    return portAnswers({ powered: this.poweredOn, state: this.state, profile: this.profile, image: this.img, outsideHome: this.outsideHome, windowOpen: this.windowOpen() }, port, origin);
   }
 }
 

@@ -5,7 +5,8 @@
  * v2 (PSK): adminCredentialsSet u16, version u16 = 2, retryCount u32, UUID, PID (8 bytes).
  */
 import { AmtError } from '../common/errors.js';
-import { HASH_ALGORITHM_NUMBER, HASH_LENGTH, type CertHashEntry, type HashAlgorithm } from '../nvram/image.js';
+import { HASH_ALGORITHM_NUMBER, HASH_LENGTH, type CertHashEntry, type HashAlgorithm, type NvramImage } from '../nvram/image.js';
+import type { FirmwareProfile } from '../nvram/profile-types.js';
 
 export const HELLO_VERSION_PSK = 2;
 export const HELLO_VERSION_PKI = 3;
@@ -141,4 +142,18 @@ export function parseHello(buf: Buffer): ParsedHello {
   }
   if (off !== buf.length) throw new AmtError('BAD_INPUT', `hello has ${buf.length - off} trailing bytes after ${n} hashes`);
   return { version: 3, adminCredentialsSet: admin === 1, retryCount, uuid, hashes };
+}
+
+/** PSK hello (v2) when a PID is set and the profile still has PSK (§1.2); else the PKI hello (v3). */
+export function helloFor(img: Readonly<NvramImage>, profile: FirmwareProfile, retryCount: number): Buffer {
+  const adminCredentialsSet = img.mebx.passwordChanged;
+  if (img.setup.pid && profile.hello.psk) {
+    return encodeHelloV2({ adminCredentialsSet, retryCount, uuid: img.uuid, pid: img.setup.pid });
+  }
+  // At most 23 hashes fit (SDK); which ones is unknown (§9 item 5). Custom entries go first so a
+  // root an IT admin added in MEBx is always announced, then the factory defaults in table order.
+  // Algorithms the profile no longer trusts (SHA-1 on ME 16+) are not announced at all.
+  const active = img.certHashes.filter((h) => h.isActive && profile.hashes.allowed.includes(h.algorithm));
+  const hashes = [...active.filter((h) => !h.isDefault), ...active.filter((h) => h.isDefault)].slice(0, profile.hashes.maxInHello);
+  return encodeHelloV3({ adminCredentialsSet, retryCount, uuid: img.uuid, hashes });
 }
