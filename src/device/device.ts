@@ -13,7 +13,7 @@ import { locateProvisioningServer } from './discovery.js';
 import { detectEnvironment } from './environment-detection.js';
 import type { DeviceNetwork, DhcpHandle, DhcpLease, HelloTarget } from './environment.js';
 import { helloFor } from './hello.js';
-import { HELLO_TIMING, nextHelloOffset } from './hello-schedule.js';
+import { HELLO_TIMING, helloSlotOffset, nextHelloOffset } from './hello-schedule.js';
 import { HostInterface } from './host-interface.js';
 import { applyFullUnprovision, applyPartialUnprovision, checkTransition, type LifecycleReason } from './lifecycle.js';
 import { cloneImageData, withWindow } from './nvram-draft.js';
@@ -352,22 +352,13 @@ export class AmtDevice {
     if (!this.sendsHellos() || this.helloTimer !== undefined || this.helloAwaitingLease) return;
     // The next hello is slot k (k = hellos already sent) when that slot is now or a little late
     // (timer jitter on real clocks); slots missed while off or without an address are not replayed.
-    const slot = this.nextScheduledOffset(w.hellosSent);
+    const slot = helloSlotOffset(w.hellosSent);
     const next = slot >= w.elapsedMs - HELLO_SLOT_TOLERANCE_MS ? Math.max(slot, w.elapsedMs) : nextHelloOffset(w.lengthMs, w.elapsedMs + 1);
     if (next === undefined || next >= w.lengthMs) return;
     this.helloTimer = this.clock.setTimer(next - w.elapsedMs, () => {
       this.helloTimer = undefined;
       void this.clock.track(this.sayHello().catch((e: unknown) => this.inFirmwareTask(() => { throw e; })));
     }, `${this.id} hello`);
-  }
-
-  /** Offset of the hello after `sent` hellos (so a restarted device does not repeat a slot). */
-  private nextScheduledOffset(sent: number): number {
-    if (sent === 0) return 0;
-    // Slots: 5 one-minute, 11 five-minute, then hourly.
-    if (sent < 5) return sent * HELLO_TIMING.MINUTE;
-    if (sent < 16) return (sent - 4) * 5 * HELLO_TIMING.MINUTE;
-    return (sent - 15) * HELLO_TIMING.HOUR;
   }
 
   private async sayHello(): Promise<void> {

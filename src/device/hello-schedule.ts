@@ -27,4 +27,13 @@ export function nextHelloOffset(windowLengthMs: number, elapsedMs: number): numb
   return next < windowLengthMs ? next : undefined;
 }
 
+/** Offset of the hello after `sent` hellos in a window, so a restarted device does not repeat a slot. */
+export function helloSlotOffset(sent: number): number {
+  if (sent === 0) return 0;
+  // Slots: 5 one-minute, 11 five-minute, then hourly.
+  if (sent < 5) return sent * MINUTE;
+  if (sent < 16) return (sent - 4) * 5 * MINUTE;
+  return (sent - 15) * HOUR;
+}
+
 export const HELLO_TIMING = { MINUTE, HOUR, BARE_METAL_WINDOW_MS: 24 * HOUR, AGENT_WINDOW_MS: 6 * HOUR, MAX_PERIOD_MS: 255 * HOUR } as const;

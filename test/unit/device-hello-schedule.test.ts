@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseHello } from '../../src/device/hello.js';
-import { helloOffsets } from '../../src/device/hello-schedule.js';
+import { helloOffsets, helloSlotOffset } from '../../src/device/hello-schedule.js';
 import { MemoryNetwork } from '../helpers/memory-network.js';
 import { makeDevice, type FixtureOptions } from '../helpers/device-fixture.js';
 
@@ -39,6 +39,8 @@ describe('bare-metal hello schedule (reference §2.1)', () => {
     expect(times[0]).toBe(LEASE_DELAY);
     expect(times.slice(1)).toEqual(expectedOffsets.slice(1));
     expect(helloOffsets(24 * HOUR)).toEqual(expectedOffsets);
+    // Slot k of the schedule is where a device that already sent k hellos resumes.
+    expect(expectedOffsets.map((_, k) => helloSlotOffset(k))).toEqual(expectedOffsets);
     const closed = timeline.query({ type: 'window.closed' });
     expect(closed).toHaveLength(1);
     expect(closed[0]!.t).toBe(24 * HOUR);
