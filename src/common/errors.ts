@@ -39,6 +39,8 @@ export type AmtErrorCode =
   | 'WEAK_KEY'
   | 'SHA1_NOT_ALLOWED'
   | 'NO_CLIENT_CERT'
+  // secure host-based ACM (reference §5.4): the local TLS peer's leaf is not the one StartConfigurationHBased pinned
+  | 'SERVER_CERT_HASH_MISMATCH'
   // discovery
   | 'DHCP_NO_OFFER'
   | 'DHCP_NAK'

@@ -35,6 +35,23 @@ export interface AmtDeviceOptions {
   factoryImage: () => NvramImage;
   /** Random bytes (nonces, passwords); injectable for reproducible runs. */
   random?: (n: number) => Buffer;
+  /**
+   * The DER of the TLS leaf this device presents on 16993 (the listeners' certificate store).
+   * CFG_StartConfigurationHBased answers its hash (AMTCertHash, reference §5.4).
+   */
+  tlsCertificate?: () => Promise<Buffer>;
+}
+
+/**
+ * What CFG_StartConfigurationHBased pinned (reference §5.4): the server leaf hash the local
+ * mutual-TLS session must present, and the host's DNS suffixes. Firmware RAM: gone at power-off.
+ */
+export interface HostBasedPin {
+  algorithm: 'SHA256' | 'SHA384';
+  /** Lower-case hex of the server leaf certificate hash. */
+  serverCertHash: string;
+  hostVpnEnable: boolean;
+  dnsSuffixes: string[];
 }
 
 /** How late a hello slot may be and still be sent as that slot (real and scaled clocks jitter). */
@@ -70,6 +87,9 @@ export class AmtDevice {
   private outsideHome = false;
   /** Set while an authenticated remote-configuration session (PKI-CH) runs. */
   remoteSession: RemoteSetupSession | undefined;
+  /** Source of the device's own 16993 TLS leaf (DER); set by whoever runs the listeners. */
+  tlsCertificate: (() => Promise<Buffer>) | undefined;
+  private pin: HostBasedPin | undefined;
 
   constructor(opts: AmtDeviceOptions) {
     this.img = opts.image;
@@ -81,6 +101,7 @@ export class AmtDevice {
     this.persistFn = opts.persist;
     this.factoryImage = opts.factoryImage;
     this.random = opts.random ?? ((n) => randomBytes(n));
+    this.tlsCertificate = opts.tlsCertificate;
     this.host = new HostInterface(this);
   }
 
@@ -159,6 +180,7 @@ export class AmtDevice {
     this.helloAwaitingLease = false;
     this.stopNetwork();
     this.remoteSession = undefined;
+    this.pin = undefined;
     this.record('power.off', { reason, windowElapsedMs: this.img.provisioning.window.elapsedMs });
   }
 
@@ -282,7 +304,24 @@ export class AmtDevice {
     this.armWindow();
   }
 
+  /** The server leaf hash StartConfigurationHBased pinned, while its host-based window is open. */
+  get hostBasedPin(): Readonly<HostBasedPin> | undefined {
+    return this.pin;
+  }
+
+  /**
+   * CFG_StartConfigurationHBased's effect (reference §5.4): Pre → In, a host-based window (no
+   * remote port filters opened, no hellos), the server leaf hash kept in RAM. The window length
+   * is the agent window's 6 h (choice: the SDK gives none for this command).
+   */
+  startHostBasedConfiguration(pin: HostBasedPin): void {
+    this.transition('In', 'startConfigurationHBased');
+    this.pin = { ...pin, dnsSuffixes: [...pin.dnsSuffixes] };
+    this.openWindow('agent', HELLO_TIMING.AGENT_WINDOW_MS, 'StartConfigurationHBased', true);
+  }
+
   closeWindow(reason: 'expired' | 'stopped' | 'configured' | 'unprovisioned'): void {
+    this.pin = undefined;
     if (!this.windowOpen()) return;
     this.syncWindowElapsed();
     const w = this.img.provisioning.window;
@@ -492,6 +531,22 @@ export class AmtDevice {
     this.regenerateNonce();
   }
 
+  /**
+   * End of secure host-based ACM (reference §5.4): CommitChanges in the local mutual-TLS session
+   * whose server leaf matched the pinned hash. The admin ACL was set with SetAdminAclEntryEx and
+   * the MEBx password with SetMEBxPassword before (the caller checks both).
+   */
+  completeHostBasedTlsSetup(audit: Partial<NonNullable<NvramImage['auditRecord']>>): void {
+    checkTransition(this.state, 'Post', 'hostBasedACM');
+    this.update((img) => {
+      img.auditRecord = { kind: 'hostBasedACM', hostInitiated: true, ...audit, time: this.clock.date().toISOString(), t: this.clock.now() };
+    });
+    this.transition('Post', 'hostBasedACM', 'ACM', { tls: true });
+    this.closeWindow('configured');
+    this.remoteSession = undefined;
+    this.regenerateNonce();
+  }
+
   upgradeClientToAdmin(): void {
     if (this.state !== 'Post' || this.controlMode !== 'CCM') {
       throw new AmtError('ILLEGAL_TRANSITION', `UpgradeClientToAdmin needs a configured device in CCM, this one is ${this.state}/${this.controlMode}`);
@@ -517,6 +572,7 @@ export class AmtDevice {
       this.record('lifecycle.transition', { from, to: 'Pre', controlMode: 'none', reason: 'fullUnprovision' });
     }
     this.remoteSession = undefined;
+    this.pin = undefined;
   }
 
   // ---- ports -------------------------------------------------------------------------------
@@ -532,7 +588,8 @@ export class AmtDevice {
 
 /** What the PKI-CH (or PSK) handshake established for the session that will configure the device. */
 export interface RemoteSetupSession {
-  method: 'pki' | 'psk';
+  /** hostBasedTls: the local mutual-TLS session after StartConfigurationHBased (reference §5.4). */
+  method: 'pki' | 'psk' | 'hostBasedTls';
   peerAddress: string;
   provServerFqdn?: string;
   certificateCn?: string;

@@ -2,6 +2,7 @@
  * The host (MEI/HECI PTHI) commands an OS agent sends, as an in-process API (reference §2.2).
  * Each returns the PTHI status the firmware would and records `host.<Command>` on the timeline.
  */
+import { createHash } from 'node:crypto';
 import { isAmtError } from '../common/errors.js';
 import { CONTROL_MODE_NUMBER, PROVISIONING_STATE_NUMBER, type CertHashEntry } from '../nvram/image.js';
 import type { AmtDevice } from './device.js';
@@ -11,6 +12,34 @@ import { PthiStatus, pthiStatusName, type PthiStatusCode } from './pthi.js';
 export interface PthiResult<T = undefined> {
   status: PthiStatusCode;
   value?: T;
+}
+
+/** CFG_StartConfigurationHBased request fields (reference §5.4, SDK cfgstartconfigurationHBased.htm). */
+export interface StartConfigurationHBasedRequest {
+  /** CERT_HASH_ALGORITHM: only SHA-256 = 2 and SHA-384 = 3 are supported. */
+  serverHashAlgorithm: number;
+  /** The server leaf certificate hash the local mutual-TLS session may present (32 or 48 bytes). */
+  serverCertHash: Buffer;
+  hostVpnEnable: boolean;
+  /** NetworkDnsSuffixList: NUL-separated on the wire, at most 320 bytes (SuffixListLen ≤ 320). */
+  dnsSuffixList: string[];
+}
+
+export interface StartConfigurationHBasedResponse {
+  /** The same algorithm the server hash used (2 SHA-256, 3 SHA-384). */
+  hashAlgorithm: 2 | 3;
+  /** AMTCertHash: hash of the device's own 16993 TLS leaf. */
+  amtCertHash: Buffer;
+}
+
+/** SuffixListLen ≤ 320 (reference §5.4). */
+export const HBASED_SUFFIX_LIST_MAX = 320;
+const HBASED_HASH = { 2: { name: 'SHA256', node: 'sha256', bytes: 32 }, 3: { name: 'SHA384', node: 'sha384', bytes: 48 } } as const;
+const DNS_SUFFIX_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** The wire size of the suffix list: each suffix NUL-terminated. */
+export function hbasedSuffixListBytes(list: readonly string[]): number {
+  return list.reduce((n, s) => n + Buffer.byteLength(s, 'latin1') + 1, 0);
 }
 
 export class HostInterface {
@@ -100,6 +129,61 @@ export class HostInterface {
     if (d.state === 'Pre') d.transition('In', 'startConfiguration');
     d.openWindow('agent', lengthMs, name);
     return this.done(name, PthiStatus.SUCCESS, undefined, { windowHours: lengthMs / HELLO_TIMING.HOUR, ipv6Enable });
+  }
+
+  /**
+   * CFG_StartConfigurationHBased (0x0400008B, reference §5.4): "transitions to the IN_PROVISIONING
+   * State and waits for an incoming TLS session"; does not open the remote port filters and sends
+   * no hellos. The response carries AMTCertHash, the hash of the device's own TLS leaf with the
+   * server's algorithm (rpc-go pkg/pthi, MeshCentral reads type then 32/48 bytes).
+   * Refusals: INVALID_PARAMETER (algorithm not 2/3, hash length, suffix list), NOT_PERMITTED
+   * (firmware before CSME 14: profile.setup.hostBasedTls), INVALID_AMT_MODE (not in Pre — choice:
+   * lifecycle.ts allows only Pre → In for this command, so In needs CFG_StopConfiguration first,
+   * which is what MeshCentral does), CERTIFICATE_NOT_READY (no TLS certificate source: the device
+   * runs without listeners).
+   */
+  async startConfigurationHBased(req: StartConfigurationHBasedRequest): Promise<PthiResult<StartConfigurationHBasedResponse>> {
+    const name = 'StartConfigurationHBased';
+    const d = this.device;
+    if (!this.ready()) return this.done<StartConfigurationHBasedResponse>(name, PthiStatus.NOT_READY);
+    const refuse = (status: PthiStatusCode, reason: string, data: Record<string, unknown> = {}): PthiResult<StartConfigurationHBasedResponse> =>
+      this.done<StartConfigurationHBasedResponse>(name, status, undefined, { reason, ...data });
+    const alg = req.serverHashAlgorithm === 2 || req.serverHashAlgorithm === 3 ? HBASED_HASH[req.serverHashAlgorithm] : undefined;
+    if (!alg) return refuse(PthiStatus.INVALID_PARAMETER, `ServerHashAlgorithm must be 2 (SHA-256) or 3 (SHA-384), got ${String(req.serverHashAlgorithm)}`);
+    if (!Buffer.isBuffer(req.serverCertHash) || req.serverCertHash.length !== alg.bytes) {
+      return refuse(PthiStatus.INVALID_PARAMETER, `ServerCertHash must be ${alg.bytes} bytes for ${alg.name}, got ${Buffer.isBuffer(req.serverCertHash) ? req.serverCertHash.length : typeof req.serverCertHash}`);
+    }
+    if (typeof req.hostVpnEnable !== 'boolean') return refuse(PthiStatus.INVALID_PARAMETER, 'HostVPNEnable must be a boolean');
+    if (!Array.isArray(req.dnsSuffixList)) return refuse(PthiStatus.INVALID_PARAMETER, 'NetworkDnsSuffixList must be a list of DNS suffixes');
+    const badSuffix = req.dnsSuffixList.find((x) => typeof x !== 'string' || !DNS_SUFFIX_RE.test(x));
+    if (badSuffix !== undefined) return refuse(PthiStatus.INVALID_PARAMETER, `DNS suffix ${JSON.stringify(badSuffix)} is not a DNS name`);
+    const listBytes = hbasedSuffixListBytes(req.dnsSuffixList);
+    if (listBytes > HBASED_SUFFIX_LIST_MAX) return refuse(PthiStatus.INVALID_PARAMETER, `NetworkDnsSuffixList is ${listBytes} bytes NUL-separated; at most ${HBASED_SUFFIX_LIST_MAX}`);
+    if (!d.profile.setup.hostBasedTls) {
+      return this.done<StartConfigurationHBasedResponse>(name, PthiStatus.NOT_PERMITTED, undefined, { reason: `firmware ${d.profile.id} has no secure host-based configuration (CSME 14+)`, code: 'NOT_PERMITTED' });
+    }
+    if (d.state !== 'Pre') return refuse(PthiStatus.INVALID_AMT_MODE, d.state === 'Post' ? 'device is configured (Post)' : 'device is already in setup (In): CFG_StopConfiguration first', { state: d.state });
+    const source = d.tlsCertificate;
+    if (!source) return refuse(PthiStatus.CERTIFICATE_NOT_READY, 'the device has no TLS certificate (no 16993 listener attached)');
+    let leaf: Buffer;
+    try {
+      leaf = await source();
+    } catch (e) {
+      return refuse(PthiStatus.CERTIFICATE_NOT_READY, `device TLS certificate unavailable: ${(e as Error).message}`);
+    }
+    // The certificate was made asynchronously: the state may have moved meanwhile.
+    if (!this.ready()) return this.done<StartConfigurationHBasedResponse>(name, PthiStatus.NOT_READY);
+    if (d.state !== 'Pre') return refuse(PthiStatus.INVALID_AMT_MODE, 'device left Pre while the command ran', { state: d.state });
+    const serverCertHash = req.serverCertHash.toString('hex');
+    d.startHostBasedConfiguration({ algorithm: alg.name, serverCertHash, hostVpnEnable: req.hostVpnEnable, dnsSuffixes: [...req.dnsSuffixList] });
+    const amtCertHash = createHash(alg.node).update(leaf).digest();
+    return this.done(name, PthiStatus.SUCCESS, { hashAlgorithm: req.serverHashAlgorithm as 2 | 3, amtCertHash }, {
+      serverHashAlgorithm: alg.name,
+      serverCertHash,
+      amtCertHash: amtCertHash.toString('hex'),
+      hostVpnEnable: req.hostVpnEnable,
+      dnsSuffixList: req.dnsSuffixList,
+    });
   }
 
   /** CFG_StopConfiguration: back to Pre (MeshCentral: status 3 when not in In). */

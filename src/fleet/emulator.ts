@@ -78,6 +78,11 @@ export class Emulator {
   private readonly addresses: string[] = [];
   private readonly addressOf = new Map<string, string>();
   private readonly network: SocketNetwork;
+  /**
+   * The device's 16993 TLS leaf (DER), from the listeners' certificate store once they are
+   * attached (src/fleet/listeners.ts); CFG_StartConfigurationHBased answers its hash (§5.4).
+   */
+  tlsCertificateOf: ((device: AmtDevice) => Promise<Buffer>) | undefined;
 
   private constructor(
     readonly clock: Clock,
@@ -158,7 +163,7 @@ export class Emulator {
       spec.customize?.(image);
       if (this.store) image = this.store.save(image);
     }
-    const device = new AmtDevice({
+    const device: AmtDevice = new AmtDevice({
       image,
       profile: getProfile(image.firmware.profile),
       clock: this.clock,
@@ -166,6 +171,10 @@ export class Emulator {
       network: this.network,
       factoryImage: factory,
       ...(this.store ? { persist: (img: Readonly<NvramImage>) => this.store!.save(img as NvramImage) } : {}),
+      tlsCertificate: (): Promise<Buffer> => {
+        const of = this.tlsCertificateOf;
+        return of ? of(device) : Promise.reject(new Error('no TLS listener is attached to this emulator'));
+      },
     });
     const mac = image.macs[0];
     if (mac) this.reservations[mac] = address;

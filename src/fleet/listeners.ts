@@ -51,6 +51,7 @@ export async function attachListeners(emu: Emulator, ports: ListenerPorts): Prom
   const tls = new DeviceTlsContexts(certs);
   const wsman = new PortListeners({ lookup: (a) => emu.deviceAt(a), httpPort: ports.http, tlsPort: ports.https, tls, ...(ports.faults ? { faults: ports.faults } : {}) });
   await wsman.start();
+  emu.tlsCertificateOf = async (d) => (await tls.identity(d)).certDer;
   let redirection: RedirectionListener | undefined;
   let rmcp: RmcpResponder | undefined;
   const unsubscribe: Array<() => void> = [];
@@ -114,6 +115,7 @@ export async function attachListeners(emu: Emulator, ports: ListenerPorts): Prom
         .filter(Boolean)
         .join(', '),
     close: async () => {
+      emu.tlsCertificateOf = undefined;
       for (const u of unsubscribe) u();
       await wsman.stop();
       await redirection?.stop();

@@ -5,6 +5,7 @@
  */
 import { createSecureContext, DEFAULT_CIPHERS, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { AmtDevice, RemoteSetupSession } from '../device/device.js';
+import { validateHostBasedTlsChain } from '../device/hbased-tls.js';
 import { validateSetupChain } from '../device/pkich.js';
 import { acceptPskSession, PSK_CIPHERS, pskKeyForIdentity, pskKeyMismatch } from '../device/psk.js';
 import { DeviceCertStore, type DeviceTlsIdentity } from '../pki/device-cert.js';
@@ -127,6 +128,7 @@ export function pskAcceptor(device: AmtDevice, origin: 'local' | 'remote', peerA
  * device.remoteSession; failure records `pkich.rejected` and leaves NVRAM untouched.
  */
 export function runPkiCh(device: AmtDevice, chain: Buffer[], peerAddress: string): RemoteSetupSession | undefined {
+  if (device.nvram.provisioning.window.hostBased) return runHostBasedTls(device, chain, peerAddress);
   if (!device.nvram.network.wiredLan) {
     // Seed 001 ("over the wired (only) production network") and seed 004 (no wired LAN → host-based or manual only).
     device.record('pkich.rejected', { peerAddress, message: 'remote configuration needs the wired LAN; this platform has none' }, 'REMOTE_CONFIG_NEEDS_WIRED_LAN');
@@ -170,6 +172,52 @@ export function runPkiCh(device: AmtDevice, chain: Buffer[], peerAddress: string
     secureDns: v.secureDns,
     selectedHash: v.selectedHash.hash,
     hashName: v.selectedHash.name,
+  });
+  return session;
+}
+
+/**
+ * The local mutual-TLS session after CFG_StartConfigurationHBased (reference §5.4): the leaf must
+ * be the pinned one, then the PKI-CH rules (src/device/hbased-tls.ts says why). No wired-LAN rule:
+ * host-based setup is what a PC without one has left (seed 004).
+ */
+function runHostBasedTls(device: AmtDevice, chain: Buffer[], peerAddress: string): RemoteSetupSession | undefined {
+  const lease = device.lease;
+  const r = validateHostBasedTlsChain({
+    chain,
+    pin: device.hostBasedPin,
+    hashes: device.nvram.certHashes,
+    pkiDnsSuffix: device.nvram.setup.pkiDnsSuffix,
+    ...(lease?.domain ? { dhcpDomain: lease.domain } : {}),
+    profile: device.profile,
+    now: device.clock.date(),
+  });
+  if (!r.ok) {
+    device.record('pkich.rejected', { peerAddress, hostBased: true, message: r.message, ...(r.detail ?? {}) }, r.code);
+    return undefined;
+  }
+  const v = r.value;
+  const session: RemoteSetupSession = {
+    method: 'hostBasedTls',
+    peerAddress,
+    provServerFqdn: v.matchedIdentifier,
+    certificateCn: v.leafCn,
+    selectedHash: { algorithm: v.selectedHash.algorithm, hash: v.selectedHash.hash, isDefault: v.selectedHash.isDefault },
+    caSerials: v.caSerials,
+    additionalCaSerialNums: v.additionalCaSerialNums,
+    secureDns: v.secureDns,
+    startedAt: device.clock.now(),
+  };
+  device.remoteSession = session;
+  device.record('pkich.accepted', {
+    peerAddress,
+    hostBased: true,
+    leafCn: v.leafCn,
+    matchedIdentifier: v.matchedIdentifier,
+    suffixUsed: v.suffixUsed,
+    selectedHash: v.selectedHash.hash,
+    hashName: v.selectedHash.name,
+    serverCertHash: device.hostBasedPin?.serverCertHash,
   });
   return session;
 }

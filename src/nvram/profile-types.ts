@@ -49,6 +49,11 @@ export interface FirmwareProfile {
     hostBased: boolean;
     /** AdminSetup over the non-TLS local port (removed in CSME 19). */
     hostBasedAdminSetup: boolean;
+    /**
+     * Secure host-based ACM: PTHI CFG_StartConfigurationHBased and the local mutual-TLS session
+     * on 16993 with the pinned server leaf hash (reference §5.4, "CSME 14+").
+     */
+    hostBasedTls: boolean;
     /** TLS-PSK remote configuration with PID/PPS. */
     tlsPsk: boolean;
     /** ExtendProvisioningPeriod maximum hours per call. */

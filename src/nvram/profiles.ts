@@ -18,6 +18,8 @@ import type { FirmwareProfile } from './profile-types.js';
  * - §5.3 AdminSetup "Starting from Intel CSME 19.0 … will be removed"; host-based setup is AMT 7+
  *   (IPS_HostBasedSetupService "Starting from Release 7.0", §0).
  * - §2.1 ExtendProvisioningPeriod resets the period to 1–24 h.
+ * - §5.4 secure host-based (TLS, Local-PKI) ACM with CFG_StartConfigurationHBased: "CSME 14+"
+ *   (CSME and AMT majors are equal from 11 on), so amt15/amt16/amt19 have it and amt11/amt12 do not.
  */
 
 const ALL_ALGORITHMS: HashAlgorithm[] = ['SHA1', 'SHA256', 'SHA384'];
@@ -61,7 +63,7 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
       tlsVersions: ['TLSv1'],
     },
     // §0/§5: host-based setup arrives in 7.0; TLS-PSK remote configuration exists (seed 001/002).
-    setup: { hostBased: false, hostBasedAdminSetup: false, tlsPsk: true, maxExtendHours: MAX_EXTEND_HOURS },
+    setup: { hostBased: false, hostBasedAdminSetup: false, hostBasedTls: false, tlsPsk: true, maxExtendHours: MAX_EXTEND_HOURS },
   },
   amt6: {
     id: 'amt6',
@@ -77,7 +79,7 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
     certificates: { sha1Banned: false, minRsaKeyBits: 1024, maxChainLength: MAX_CHAIN },
     hello: { pki: true, psk: true },
     network: { nonTlsRemotePorts: true, tlsEnforcedLocal: false, tlsVersions: ['TLSv1', 'TLSv1.1'] },
-    setup: { hostBased: false, hostBasedAdminSetup: false, tlsPsk: true, maxExtendHours: MAX_EXTEND_HOURS },
+    setup: { hostBased: false, hostBasedAdminSetup: false, hostBasedTls: false, tlsPsk: true, maxExtendHours: MAX_EXTEND_HOURS },
   },
   amt11: {
     id: 'amt11',
@@ -93,7 +95,7 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
     hello: { pki: true, psk: false }, // §1.2: PSK hello removed in 11.0.
     network: { nonTlsRemotePorts: true, tlsEnforcedLocal: false, tlsVersions: ['TLSv1', 'TLSv1.1'] },
     // §5.2: legacy AdminSetup over 16992; choice: TLS-PSK remote configuration goes with the PSK hello (removed in 11).
-    setup: { hostBased: true, hostBasedAdminSetup: true, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
+    setup: { hostBased: true, hostBasedAdminSetup: true, hostBasedTls: false, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
   },
   amt12: {
     id: 'amt12',
@@ -105,7 +107,7 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
     hello: { pki: true, psk: false },
     // §6.1: AMT 12.0 added TLS 1.2 and removed TLS 1.0.
     network: { nonTlsRemotePorts: true, tlsEnforcedLocal: false, tlsVersions: ['TLSv1.1', 'TLSv1.2'] },
-    setup: { hostBased: true, hostBasedAdminSetup: true, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
+    setup: { hostBased: true, hostBasedAdminSetup: true, hostBasedTls: false, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
   },
   amt15: {
     id: 'amt15',
@@ -124,7 +126,7 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
     // SDK detaileddescription21.htm: "Starting from Intel CSME 15.0 firmware for desktops, and Intel
     // CSME 16.0 firmware for all platforms, Intel has removed support for TLS 1.1" (desktop modelled).
     network: { nonTlsRemotePorts: true, tlsEnforcedLocal: false, tlsVersions: ['TLSv1.2'] },
-    setup: { hostBased: true, hostBasedAdminSetup: true, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
+    setup: { hostBased: true, hostBasedAdminSetup: true, hostBasedTls: true, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
   },
   amt16: {
     id: 'amt16',
@@ -142,7 +144,7 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
     // §6.1: from CSME 16.1 remote 16992/16994/623 are gone (the default version is 16.1).
     // SDK detaileddescription21.htm: TLS 1.1 removed from CSME 16.0 on all platforms.
     network: { nonTlsRemotePorts: false, tlsEnforcedLocal: false, tlsVersions: ['TLSv1.2'] },
-    setup: { hostBased: true, hostBasedAdminSetup: true, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
+    setup: { hostBased: true, hostBasedAdminSetup: true, hostBasedTls: true, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
   },
   amt19: {
     id: 'amt19',
@@ -160,8 +162,8 @@ export const FIRMWARE_PROFILES: Readonly<Record<FirmwareProfileId, FirmwareProfi
       // profiles stop at 1.2. Change it here if a capture shows otherwise.
       tlsVersions: ['TLSv1.2', 'TLSv1.3'],
     },
-    // §5.3: AdminSetup removed in CSME 19 (secure host-based TLS path instead, §5.4).
-    setup: { hostBased: true, hostBasedAdminSetup: false, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
+    // §5.3: AdminSetup removed in CSME 19; §5.4: the secure host-based TLS path is mandatory there.
+    setup: { hostBased: true, hostBasedAdminSetup: false, hostBasedTls: true, tlsPsk: false, maxExtendHours: MAX_EXTEND_HOURS },
   },
 };
 

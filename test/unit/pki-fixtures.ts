@@ -17,7 +17,7 @@ function profile(id: FirmwareProfile['id'], amtMajor: number, modern: boolean, m
     certificates: { sha1Banned: modern, minRsaKeyBits: modern ? 2048 : 1024, maxChainLength },
     hello: { pki: true, psk: !modern },
     network: { nonTlsRemotePorts: !modern, tlsEnforcedLocal: false, tlsVersions: ['TLSv1.2', 'TLSv1.3'] },
-    setup: { hostBased: true, hostBasedAdminSetup: true, tlsPsk: !modern, maxExtendHours: 24 },
+    setup: { hostBased: true, hostBasedAdminSetup: true, hostBasedTls: modern, tlsPsk: !modern, maxExtendHours: 24 },
   };
 }
 

@@ -8,6 +8,7 @@
  */
 import { isAmtError } from '../../../common/errors.js';
 import { PROVISIONING_STATE_NUMBER } from '../../../nvram/image.js';
+import type { RemoteSetupSession } from '../../device.js';
 import { uuidToGuidBytes } from '../../hello.js';
 import { instance, param, type MethodResult, type WsmanClass, type WsmanContext } from '../types.js';
 
@@ -62,6 +63,7 @@ function commitChanges(ctx: WsmanContext): MethodResult {
     }
     // rpc-go: CommitChanges returns 2057 PT_STATUS_DATA_MISSING without a MEBx password (§5.4).
     if (!d.nvram.mebx.passwordChanged) return { returnValue: 2057 };
+    if (s.method === 'hostBasedTls') return commitHostBasedTls(ctx, s);
     applyPendingTls(ctx);
     d.completeRemoteConfiguration({
       kind: s.method === 'psk' ? 'psk' : 'pki',
@@ -77,6 +79,33 @@ function commitChanges(ctx: WsmanContext): MethodResult {
     return { returnValue: 0 };
   }
   applyPendingTls(ctx);
+  return { returnValue: 0 };
+}
+
+/**
+ * Secure host-based ACM ends here (reference §5.4, rpc-go activateACMWithTLS: GeneralSettings →
+ * SetAdminAclEntryEx → SetMEBxPassword → CommitChanges). choice: an admin ACL still at its
+ * default is DATA_MISSING (2057) like a missing MEBx password — no source says what firmware
+ * answers, and an ACM device without an admin password could not be managed. Audit record:
+ * kind hostBasedACM (IPS_AdminProvisioningRecord, records.ts) with HostInitiated and the chain
+ * data PKI-CH selected — the host-based ACM record; no source names a separate one for TLS.
+ */
+function commitHostBasedTls(ctx: WsmanContext, s: RemoteSetupSession): MethodResult {
+  const d = ctx.device;
+  if (!d.nvram.adminAcl.digestHash) {
+    d.record('wsman.commit-refused', { reason: 'admin ACL not set (SetAdminAclEntryEx first)' }, 'DATA_MISSING');
+    return { returnValue: 2057 };
+  }
+  applyPendingTls(ctx);
+  d.completeHostBasedTlsSetup({
+    provServerIp: ctx.conn.peerAddress,
+    ...(s.provServerFqdn ? { provServerFqdn: s.provServerFqdn } : {}),
+    ...(s.certificateCn ? { certificateCn: s.certificateCn } : {}),
+    ...(s.selectedHash ? { selectedHashType: s.selectedHash.algorithm, selectedHash: s.selectedHash.hash, hashIsOemDefault: s.selectedHash.isDefault } : {}),
+    ...(s.caSerials ? { caCertificateSerials: s.caSerials } : {}),
+    ...(s.additionalCaSerialNums !== undefined ? { additionalCaSerialNums: s.additionalCaSerialNums } : {}),
+    ...(s.secureDns !== undefined ? { secureDns: s.secureDns } : {}),
+  });
   return { returnValue: 0 };
 }
 
