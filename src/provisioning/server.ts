@@ -377,18 +377,18 @@ export class ProvisioningServer extends EventEmitter {
 
   // ---- host-based ---------------------------------------------------------------------------
 
-  /** RPS-style host-based CCM/ACM over the device's local port (reference §5.2). */
+  /** RPS-style host-based CCM/ACM over the device's local port (reference §5.2), or secure TLS ACM (§5.4, mode acm-tls). */
   async activateHostBased(a: HostBasedActivation): Promise<DeviceRecord> {
     const ip = a.address;
-    const rec: DeviceRecord = { deviceIp: ip, status: 'in-progress', startedAt: this.clock.now(), controlMode: a.mode };
+    const rec: DeviceRecord = { deviceIp: ip, status: 'in-progress', startedAt: this.clock.now(), controlMode: a.mode === 'ccm' ? 'ccm' : 'acm' };
     this.recordMap.set(ip, rec);
     const emit: StepEmitter = (step, ok, detail = {}, code) => this.emitStep(ip, step, ok, detail, code);
-    emit('host-based.start', true, { mode: a.mode, port: a.port ?? 16992, user: a.lsa.username });
+    emit('host-based.start', true, { mode: a.mode, port: a.port ?? (a.mode === 'acm-tls' ? 16993 : 16992), user: a.lsa.username });
     const work = this.clock.track(activateHostBased(a, emit));
     this.sessions.add(work);
     try {
       const r: HostBasedResult = await work;
-      rec.controlMode = r.mode;
+      rec.controlMode = r.mode === 'ccm' ? 'ccm' : 'acm';
       this.finish(rec, 'configured');
     } catch (e) {
       if (e instanceof ProvisioningStepError) this.finish(rec, 'failed', e.code, `${e.step}: ${e.message}`);

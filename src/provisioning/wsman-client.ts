@@ -5,6 +5,7 @@
  * (MC-comm). Request XML comes from @device-management-toolkit/wsman-messages; the device's own
  * certificate is not checked (MeshCentral `xtlsFingerprint = 0`: it is self-signed in setup).
  */
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { AMT, CIM, IPS } from '@device-management-toolkit/wsman-messages';
@@ -18,7 +19,18 @@ export interface WsmanClientOptions {
   username: string;
   password: string;
   /** Present: HTTPS. certPem is the client chain, leaf first (PKI-CH). */
-  tls?: { certPem?: string; keyPem?: string; ciphers?: string; minVersion?: tls.SecureVersion; psk?: { identity: string; key: Buffer } };
+  tls?: {
+    certPem?: string;
+    keyPem?: string;
+    ciphers?: string;
+    minVersion?: tls.SecureVersion;
+    psk?: { identity: string; key: Buffer };
+    /**
+     * Accept only a device leaf with this hash (lower-case hex): secure host-based ACM pins the
+     * AMTCertHash StartConfigurationHBased returned, as MeshCentral does (reference §5.4).
+     */
+    pinLeaf?: { algorithm: 'sha256' | 'sha384'; hash: string };
+  };
   /** Per request (connect + exchange), default 30 s. */
   timeoutMs?: number;
   localAddress?: string;
@@ -252,6 +264,15 @@ export class WsmanClient {
       const onError = (e: Error): void => fail(classifySocketError(e, this.target, false, t !== undefined && tcpUp));
       sock.once('error', onError);
       sock.once(t ? 'secureConnect' : 'connect', () => {
+        const pin = t?.pinLeaf;
+        if (pin && sock instanceof tls.TLSSocket) {
+          const raw = sock.getPeerCertificate().raw as Buffer | undefined;
+          const got = raw ? createHash(pin.algorithm).update(raw).digest('hex') : '(no certificate)';
+          if (got !== pin.hash.toLowerCase()) {
+            fail(new WsmanError('WSMAN_CERT_PIN_MISMATCH', `${this.target}: device TLS leaf ${pin.algorithm} ${got.slice(0, 16)}… is not the pinned ${pin.hash.slice(0, 16)}…`, { presented: got, pinned: pin.hash }));
+            return;
+          }
+        }
         clearTimeout(timer);
         sock.off('error', onError);
         sock.on('error', () => undefined); // per-request handlers report errors from here on

@@ -25,6 +25,8 @@ const parser = new XMLParser(RESPONSE_PARSER_OPTIONS);
 export type WsmanErrorCode =
   | 'WSMAN_CONNECT_FAILED'
   | 'WSMAN_TLS_FAILED'
+  /** The device's TLS leaf is not the one pinned (secure host-based ACM pins AMTCertHash, reference §5.4). */
+  | 'WSMAN_CERT_PIN_MISMATCH'
   | 'WSMAN_TIMEOUT'
   | 'WSMAN_AUTH_FAILED'
   | 'WSMAN_HTTP_ERROR'
