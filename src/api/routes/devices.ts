@@ -13,7 +13,7 @@ import { DEVICE_SUMMARY_SCHEMA, patchNvram, summarize } from '../device-view.js'
 interface HostCommand {
   summary: string;
   body?: Record<string, unknown>;
-  run(d: AmtDevice, body: Record<string, unknown>): PthiResult<unknown>;
+  run(d: AmtDevice, body: Record<string, unknown>): PthiResult<unknown> | Promise<PthiResult<unknown>>;
 }
 
 const NO_BODY = { type: 'object', additionalProperties: false, properties: {} } as const;
@@ -37,6 +37,31 @@ export const HOST_COMMANDS: Record<string, HostCommand> = {
     run: (d, b) => d.host.startConfiguration(true, b['ipv6Enable'] === true),
   },
   stopConfiguration: { summary: 'CFG_StopConfiguration: back to Pre', run: (d) => d.host.stopConfiguration() },
+  startConfigurationHBased: {
+    summary: 'CFG_StartConfigurationHBased: secure host-based (TLS) ACM; pins the server leaf hash, answers the device leaf hash (AMTCertHash)',
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['serverCertHash'],
+      properties: {
+        // 64 hex = SHA-256, 96 hex = SHA-384 (reference §5.4); a length that does not fit `algorithm` is the firmware's INVALID_PARAMETER.
+        serverCertHash: { type: 'string', pattern: '^([0-9a-fA-F]{64}|[0-9a-fA-F]{96})$' },
+        algorithm: { type: 'integer', enum: [2, 3], default: 2 },
+        hostVpnEnable: { type: 'boolean', default: false },
+        // Each suffix is a DNS name; the firmware checks the 320-byte NUL-separated total.
+        dnsSuffixList: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 253 }, default: [] },
+      },
+    },
+    run: async (d, b) => {
+      const r = await d.host.startConfigurationHBased({
+        serverHashAlgorithm: (b['algorithm'] as number | undefined) ?? 2,
+        serverCertHash: Buffer.from(b['serverCertHash'] as string, 'hex'),
+        hostVpnEnable: (b['hostVpnEnable'] as boolean | undefined) ?? false,
+        dnsSuffixList: (b['dnsSuffixList'] as string[] | undefined) ?? [],
+      });
+      return r.value ? { status: r.status, value: { hashAlgorithm: r.value.hashAlgorithm, amtCertHash: r.value.amtCertHash.toString('hex') } } : { status: r.status };
+    },
+  },
   extendProvisioningPeriod: {
     summary: 'ExtendProvisioningPeriod: the window has `hours` left (1–24)',
     body: { type: 'object', additionalProperties: false, required: ['hours'], properties: { hours: { type: 'integer', minimum: 0, maximum: 1000 } } },
@@ -164,7 +189,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
       config: { response: PTHI_RESULT_SCHEMA },
     }, async (req) => {
       const d = deviceOr404(deps, (req.params as { id: string }).id);
-      const r = cmd.run(d, (req.body as Record<string, unknown> | undefined) ?? {});
+      const r = await cmd.run(d, (req.body as Record<string, unknown> | undefined) ?? {});
       return { command: name, status: r.status, statusName: pthiStatusName(r.status), ...(r.value !== undefined ? { value: r.value } : {}) };
     });
   }
