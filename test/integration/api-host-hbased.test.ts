@@ -23,10 +23,10 @@ beforeAll(async () => {
     network: { ipBase: '127.94.0.10', serverAddress: '127.94.0.1', dhcpPort: 0, dnsPort: 0, domain: 'corp.example.test' },
     provisioning: { kind: 'address', address: '127.94.0.2', port: 9 },
     ports: { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null },
-    defaults: { state: 'factory', profile: 'amt19', trigger: 'listen' },
+    defaults: { state: 'factory', profile: 'amt19', adminPassword: 'P@ssw0rd' },
     devices: [
-      { id: 'pc1', fields: {} },
-      { id: 'old', fields: { profile: 'amt12' } },
+      { id: 'pc1', fields: { trigger: 'listen' } },
+      { id: 'old', fields: { profile: 'amt12', trigger: 'listen' } },
     ],
   });
   api = await buildApi({ emu: fleet.emu, clock: fleet.clock, virtual: fleet.virtual, faults: fleet.faults, name: 'api-hbased' });
