@@ -334,7 +334,8 @@ async function runRemote(step: StepSpec, ids: string[], world: World): Promise<{
   const server = world.endpoint.server;
   if (!server) return { ok: false, message: 'remote steps need provisioningServer: {reference: …}' };
   if (!world.listeners?.ports.http) return { ok: false, message: 'remote steps need the WS-Man listeners (src/fleet/listeners.ts attachListeners), which this build does not have' };
-  const mode = step.remote!.hostBased === 'ACM' ? 'acm' : 'ccm';
+  const mode = step.remote!.hostBased === 'ACM' ? (step.remote!.tls ? 'acm-tls' : 'acm') : 'ccm';
+  if (mode === 'acm-tls' && !world.listeners.ports.https) return { ok: false, message: 'remote {tls: true} needs the 16993 listener' };
   const out: string[] = [];
   for (const id of ids) {
     const d = world.emu.device(id);
@@ -343,14 +344,16 @@ async function runRemote(step: StepSpec, ids: string[], world: World): Promise<{
     if (!lsa || !address) return { ok: false, message: `${id}: not powered on or no address (power it on first)`, deviceId: id };
     const rec = await server.activateHostBased({
       address,
-      port: world.listeners.ports.http,
+      // Secure host-based ACM (§5.4): the OS agent's PTHI side is the device's host interface.
+      port: mode === 'acm-tls' ? world.listeners.ports.https : world.listeners.ports.http,
       lsa,
       mode,
       adminPassword: step.remote!.password ?? 'P@ssw0rd-amtemu',
-      ...(mode === 'acm' && world.chain ? { chain: { chainPem: world.chain.chainPem, keyPem: world.chain.keyPem } } : {}),
+      ...(mode !== 'ccm' && world.chain ? { chain: { chainPem: world.chain.chainPem, keyPem: world.chain.keyPem } } : {}),
+      ...(mode === 'acm-tls' ? { agent: d.host } : {}),
       localAddress: address,
     });
-    out.push(`${id}: host-based ${mode.toUpperCase()} ${rec.status}${rec.code ? ` (${rec.code})` : ''}`);
+    out.push(`${id}: host-based ${mode === 'acm-tls' ? 'ACM over TLS' : mode.toUpperCase()} ${rec.status}${rec.code ? ` (${rec.code})` : ''}`);
   }
   await settle(world);
   return { ok: true, message: out.join('; ') };

@@ -159,6 +159,7 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
       marks.add(step.mark);
     }
     if (step.remote && step.remote.hostBased === undefined) out.push({ path: [...p, 'remote'], message: 'remote needs hostBased: CCM or ACM' });
+    if (step.remote?.tls && step.remote.hostBased === 'CCM') out.push({ path: [...p, 'remote', 'tls'], message: 'tls: true is secure host-based ACM; use hostBased: ACM' });
     if (step.mebx) checkMebx(step.mebx, [...p, 'mebx'], reference !== undefined, out);
   });
   return out;

@@ -203,7 +203,8 @@ export interface StepSpec {
   link?: 'up' | 'down';
   advance?: DurationInput;
   agent?: AgentSpec;
-  remote?: { hostBased?: 'CCM' | 'ACM'; password?: string };
+  /** tls (ACM only): secure host-based ACM over the local 16993 (reference §5.4). */
+  remote?: { hostBased?: 'CCM' | 'ACM'; password?: string; tls?: boolean };
   unprovision?: 'partial' | 'full';
   mebxPassword?: string;
   usbSetup?: UsbSetupSpec;
