@@ -11,6 +11,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { TLSSocket } from 'node:tls';
 import type { AmtDevice, Origin, RemoteSetupSession } from '../device/device.js';
 import { AmtHttpService, MAX_BODY_BYTES, type HttpResponseOut } from '../device/http/amt-http.js';
+import type { ConnectionInfo } from '../device/wsman/types.js';
 import { DeviceTlsContexts, expectsSetupChain, peerChainDer, pskAcceptor, runPkiCh } from './port-tls.js';
 
 export interface PortListenersOptions {
@@ -296,11 +297,17 @@ export class PortListeners {
         out = { status: 413, headers: { Server: `Intel(R) Active Management Technology ${device.nvram.firmware.version}`, 'Content-Type': 'text/html' }, body: '<html><body>Request Entity Too Large</body></html>', close: true, chunked: false };
       } else {
         const pkiSession = ctx.setupSession !== undefined && device.remoteSession === ctx.setupSession;
+        const conn: ConnectionInfo = { port: ctx.port, origin: ctx.origin, peerAddress: ctx.peerAddress, tls: ctx.tls, ...(injectReturnValue !== undefined ? { injectReturnValue } : {}) };
         out = await this.http.handle(
           device,
-          { conn: { port: ctx.port, origin: ctx.origin, peerAddress: ctx.peerAddress, tls: ctx.tls, ...(injectReturnValue !== undefined ? { injectReturnValue } : {}) }, pkiSession },
+          { conn, pkiSession },
           { method: req.method ?? 'GET', url: req.url ?? '/', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), body: Buffer.concat(chunks) },
         );
+        if (conn.dropAfter !== undefined) {
+          device.record('wsman.connection-dropped', { reason: conn.dropAfter, peerAddress: ctx.peerAddress, port: ctx.port });
+          req.socket.destroy();
+          return;
+        }
       }
     } catch (e) {
       this.opts.log?.('request failed', { device: device.id, error: String(e) });

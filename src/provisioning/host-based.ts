@@ -18,6 +18,7 @@ import { pemToDerList } from '../pki/hashes.js';
 import { digestHa1 } from './digest.js';
 import { expectZero, ProvisioningStepError, step, type StepEmitter } from './steps.js';
 import { WsmanClient, xmlEscape } from './wsman-client.js';
+import { WsmanError } from './wsman-xml.js';
 
 /**
  * The host (PTHI) side of secure host-based ACM: what the OS agent does on the PC. The device's
@@ -179,11 +180,20 @@ async function activateAcmWithTls(a: HostBasedActivation, emit: StepEmitter): Pr
       expectZero('SetMEBxPassword', r.returnValue);
     });
     await step(emit, 'wsman.commit-changes', async () => {
-      const r = await client.invoke(client.amt.SetupAndConfigurationService.CommitChanges(), 'CommitChanges');
+      let r;
+      try {
+        // Never re-sent: the firmware drops the connection as it commits (§5.4), and the answer
+        // is then read over the host interface below, as rpc-go's commitActivation does.
+        r = await client.invoke(client.amt.SetupAndConfigurationService.CommitChanges(), 'CommitChanges', { retryOnClose: false });
+      } catch (e) {
+        if (e instanceof WsmanError && e.code === 'WSMAN_CLOSED') return { connectionDropped: true };
+        throw e;
+      }
       // 2057 PT_STATUS_DATA_MISSING: no MEBx password (rpc-go), §5.4.
       if (r.returnValue === 2057) throw new ProvisioningStepError('CommitChanges', 'DATA_MISSING', 'CommitChanges returned 2057 DATA_MISSING', { returnValue: 2057 });
       expectZero('CommitChanges', r.returnValue);
-    });
+      return { connectionDropped: false };
+    }, (c) => c);
     committed = true;
     // rpc-go re-reads the control mode over HECI after the commit (the commit may drop the connection).
     if (agent.getControlMode) {

@@ -44,6 +44,11 @@ export interface MethodResult {
 const URI = '/wsman';
 const MAX_PULLS = 100;
 
+export interface SendOptions {
+  /** Re-send once on a fresh connection when a kept-alive one turns out closed (default true). */
+  retryOnClose?: boolean;
+}
+
 export class WsmanClient {
   // Message builders are made on first use: each constructs dozens of class builders, and a
   // bare-metal activation never touches IPS (host-based setup does).
@@ -83,16 +88,21 @@ export class WsmanClient {
   }
 
   /** POST one envelope; Digest challenge answered once; faults become WsmanError('WSMAN_FAULT'). */
-  async send(xml: string): Promise<WsmanEnvelope> {
+  /**
+   * One request. `retryOnClose: false` for calls that must not run twice (CommitChanges): a
+   * connection closed before the answer is then reported as WSMAN_CLOSED instead of re-sent.
+   */
+  async send(xml: string, opts: SendOptions = {}): Promise<WsmanEnvelope> {
     if (this.busy) throw new WsmanError('WSMAN_BAD_RESPONSE', 'one WS-Man request at a time');
     this.busy = true;
+    const retry = opts.retryOnClose ?? true;
     try {
-      let res = await this.exchange(xml);
+      let res = await this.exchange(xml, retry);
       if (res.status === 401) {
         const challenge = parseDigestChallenge(res.headers['www-authenticate'] ?? '');
         if (!challenge) throw new WsmanError('WSMAN_AUTH_FAILED', `401 from ${this.target} without a Digest challenge`);
         this.digest.accept(challenge);
-        res = await this.exchange(xml);
+        res = await this.exchange(xml, retry);
         if (res.status === 401) throw new WsmanError('WSMAN_AUTH_FAILED', `${this.target} refused user "${this.opts.username}" (401 after answering the challenge)`);
       }
       const body = res.body.toString('utf8');
@@ -121,8 +131,8 @@ export class WsmanClient {
   }
 
   /** A method call: `<Method>_OUTPUT` with its ReturnValue as a number. */
-  async invoke(xml: string, method: string): Promise<MethodResult> {
-    const env = await this.send(xml);
+  async invoke(xml: string, method: string, opts: SendOptions = {}): Promise<MethodResult> {
+    const env = await this.send(xml, opts);
     const out = env.body[`${method}_OUTPUT`];
     if (out === undefined || typeof out === 'string' || Array.isArray(out)) throw new WsmanError('WSMAN_BAD_RESPONSE', `response has no ${method}_OUTPUT`);
     const rv = Number(text(out.ReturnValue));
@@ -163,8 +173,8 @@ export class WsmanClient {
     return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
   }
 
-  private async exchange(xml: string): Promise<HttpResponse> {
-    const reused = this.socket !== undefined && !this.peerEnded && !this.socket.destroyed;
+  private async exchange(xml: string, retryOnClose = true): Promise<HttpResponse> {
+    const reused = retryOnClose && this.socket !== undefined && !this.peerEnded && !this.socket.destroyed;
     try {
       return await this.exchangeOnce(xml);
     } catch (e) {

@@ -93,6 +93,11 @@ describe('secure host-based ACM (TLS, StartConfigurationHBased) against the emul
     expect(tl.find((e) => e.type === 'pkich.accepted')!.data).toMatchObject({ hostBased: true });
     expect(tl.filter((e) => e.type === 'lifecycle.transition').map((e) => e.data['reason'])).toEqual(['startConfigurationHBased', 'hostBasedACM']);
     expect(tl.filter((e) => e.type === 'hello.sent')).toHaveLength(0);
+    // §5.4: the commit restarts the local port stack; the answer never arrives, the server does
+    // not re-send CommitChanges, and reads the control mode over the host interface instead.
+    expect(tl.filter((e) => e.type === 'wsman.connection-dropped')).toHaveLength(1);
+    expect(tl.filter((e) => e.type === 'wsman.AMT_SetupAndConfigurationService.CommitChanges')).toHaveLength(1);
+    expect(server.events.find((e) => e.deviceIp === d.address && e.step === 'wsman.commit-changes')!.detail).toMatchObject({ connectionDropped: true });
   }, 60_000);
 
   it('amt12 (before CSME 14) refuses StartConfigurationHBased: NOT_PERMITTED, device stays in Pre', async () => {

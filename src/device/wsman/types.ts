@@ -38,6 +38,12 @@ export interface ConnectionInfo {
    * running, as flaky firmware does (AdminSetup failing once, key-pair generation needing retries).
    */
   injectReturnValue?: number;
+  /**
+   * Set by the firmware while handling this request: end the connection instead of answering.
+   * CommitChanges on the secure host-based session restarts the local port stack "while the HTTP
+   * response is still in flight" (reference §5.4, rpc-go commitActivation), so the client sees EOF.
+   */
+  dropAfter?: string;
 }
 
 /** WS-Man state the firmware keeps in RAM, not NVRAM: lost on power loss. */

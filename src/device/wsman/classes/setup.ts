@@ -97,6 +97,10 @@ function commitHostBasedTls(ctx: WsmanContext, s: RemoteSetupSession): MethodRes
     return { returnValue: 2057 };
   }
   applyPendingTls(ctx);
+  // §5.4: "CommitChanges is the step where the firmware restarts the AMT/LMS local port stack …
+  // tears down the LMS relay connection while the HTTP response is still in flight": rpc-go then
+  // reads the control mode over HECI. The commit itself is done; only the answer is lost.
+  ctx.conn.dropAfter = 'CommitChanges restarts the local port stack';
   d.completeHostBasedTlsSetup({
     provServerIp: ctx.conn.peerAddress,
     ...(s.provServerFqdn ? { provServerFqdn: s.provServerFqdn } : {}),
