@@ -45,6 +45,9 @@ describe('fleet file', () => {
     expect(lab.duplicateUuids).toEqual([{ uuid: '4c4c4544-0042-3910-8051-c7c04f4d3232', devices: ['clone-a', 'clone-b'] }]);
     expect(loadFleetFile('fleets/trust-edge-cases.yaml').devices).toHaveLength(5);
     expect(loadFleetFile('fleets/large.yaml').devices).toHaveLength(2000);
+    const week = loadFleetFile('fleets/week-server-down.yaml');
+    expect(week.devices).toHaveLength(10000);
+    expect(week.spec.network?.transport).toBe('memory');
   });
 
   it('reports YAML syntax errors with line and column', () => {
