@@ -6,7 +6,7 @@
 import { createSecureContext, DEFAULT_CIPHERS, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { AmtDevice, RemoteSetupSession } from '../device/device.js';
 import { validateHostBasedTlsChain } from '../device/hbased-tls.js';
-import { validateSetupChain } from '../device/pkich.js';
+import { validateSetupChain, type SetupChainInfo } from '../device/pkich.js';
 import { acceptPskSession, PSK_CIPHERS, pskKeyForIdentity, pskKeyMismatch } from '../device/psk.js';
 import { DeviceCertStore, type DeviceTlsIdentity } from '../pki/device-cert.js';
 
@@ -151,29 +151,7 @@ export function runPkiCh(device: AmtDevice, chain: Buffer[], peerAddress: string
     device.record('pkich.rejected', { peerAddress, message: r.message, ...(r.detail ?? {}) }, r.code);
     return undefined;
   }
-  const v = r.value;
-  const session: RemoteSetupSession = {
-    method: 'pki',
-    peerAddress,
-    provServerFqdn: v.leafCn,
-    certificateCn: v.leafCn,
-    selectedHash: { algorithm: v.selectedHash.algorithm, hash: v.selectedHash.hash, isDefault: v.selectedHash.isDefault },
-    caSerials: v.caSerials,
-    additionalCaSerialNums: v.additionalCaSerialNums,
-    secureDns: v.secureDns,
-    startedAt: device.clock.now(),
-  };
-  device.remoteSession = session;
-  device.record('pkich.accepted', {
-    peerAddress,
-    leafCn: v.leafCn,
-    matchedIdentifier: v.matchedIdentifier,
-    suffixUsed: v.suffixUsed,
-    secureDns: v.secureDns,
-    selectedHash: v.selectedHash.hash,
-    hashName: v.selectedHash.name,
-  });
-  return session;
+  return openSetupSession(device, r.value, peerAddress, 'pki', r.value.leafCn, { secureDns: r.value.secureDns });
 }
 
 /**
@@ -196,11 +174,18 @@ function runHostBasedTls(device: AmtDevice, chain: Buffer[], peerAddress: string
     device.record('pkich.rejected', { peerAddress, hostBased: true, message: r.message, ...(r.detail ?? {}) }, r.code);
     return undefined;
   }
-  const v = r.value;
+  return openSetupSession(device, r.value, peerAddress, 'hostBasedTls', r.value.matchedIdentifier, { hostBased: true, serverCertHash: device.hostBasedPin?.serverCertHash });
+}
+
+/**
+ * A chain PKI-CH accepted becomes the session that may configure the device (device.remoteSession)
+ * and a `pkich.accepted` event; `extra` adds what is particular to the path.
+ */
+function openSetupSession(device: AmtDevice, v: SetupChainInfo, peerAddress: string, method: RemoteSetupSession['method'], provServerFqdn: string, extra: Record<string, unknown>): RemoteSetupSession {
   const session: RemoteSetupSession = {
-    method: 'hostBasedTls',
+    method,
     peerAddress,
-    provServerFqdn: v.matchedIdentifier,
+    provServerFqdn,
     certificateCn: v.leafCn,
     selectedHash: { algorithm: v.selectedHash.algorithm, hash: v.selectedHash.hash, isDefault: v.selectedHash.isDefault },
     caSerials: v.caSerials,
@@ -211,13 +196,12 @@ function runHostBasedTls(device: AmtDevice, chain: Buffer[], peerAddress: string
   device.remoteSession = session;
   device.record('pkich.accepted', {
     peerAddress,
-    hostBased: true,
     leafCn: v.leafCn,
     matchedIdentifier: v.matchedIdentifier,
     suffixUsed: v.suffixUsed,
     selectedHash: v.selectedHash.hash,
     hashName: v.selectedHash.name,
-    serverCertHash: device.hostBasedPin?.serverCertHash,
+    ...extra,
   });
   return session;
 }
