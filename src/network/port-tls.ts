@@ -123,6 +123,19 @@ export function pskAcceptor(device: AmtDevice, origin: 'local' | 'remote', peerA
   };
 }
 
+/** What PKI-CH judges a chain against: the device's hash table, suffixes, profile and clock. */
+function chainCheckInput(device: AmtDevice, chain: Buffer[]): Parameters<typeof validateSetupChain>[0] {
+  const domain = device.lease?.domain;
+  return {
+    chain,
+    hashes: device.nvram.certHashes,
+    pkiDnsSuffix: device.nvram.setup.pkiDnsSuffix,
+    ...(domain ? { dhcpDomain: domain } : {}),
+    profile: device.profile,
+    now: device.clock.date(),
+  };
+}
+
 /**
  * Validate the client's chain against the device's trusted hashes and DNS suffix. Success sets
  * device.remoteSession; failure records `pkich.rejected` and leaves NVRAM untouched.
@@ -138,15 +151,7 @@ export function runPkiCh(device: AmtDevice, chain: Buffer[], peerAddress: string
     device.record('pkich.rejected', { peerAddress, message: 'the provisioning server sent no client certificate' }, 'NO_CLIENT_CERT');
     return undefined;
   }
-  const lease = device.lease;
-  const r = validateSetupChain({
-    chain,
-    hashes: device.nvram.certHashes,
-    pkiDnsSuffix: device.nvram.setup.pkiDnsSuffix,
-    ...(lease?.domain ? { dhcpDomain: lease.domain } : {}),
-    profile: device.profile,
-    now: device.clock.date(),
-  });
+  const r = validateSetupChain(chainCheckInput(device, chain));
   if (!r.ok) {
     device.record('pkich.rejected', { peerAddress, message: r.message, ...(r.detail ?? {}) }, r.code);
     return undefined;
@@ -160,16 +165,7 @@ export function runPkiCh(device: AmtDevice, chain: Buffer[], peerAddress: string
  * host-based setup is what a PC without one has left (seed 004).
  */
 function runHostBasedTls(device: AmtDevice, chain: Buffer[], peerAddress: string): RemoteSetupSession | undefined {
-  const lease = device.lease;
-  const r = validateHostBasedTlsChain({
-    chain,
-    pin: device.hostBasedPin,
-    hashes: device.nvram.certHashes,
-    pkiDnsSuffix: device.nvram.setup.pkiDnsSuffix,
-    ...(lease?.domain ? { dhcpDomain: lease.domain } : {}),
-    profile: device.profile,
-    now: device.clock.date(),
-  });
+  const r = validateHostBasedTlsChain({ ...chainCheckInput(device, chain), pin: device.hostBasedPin });
   if (!r.ok) {
     device.record('pkich.rejected', { peerAddress, hostBased: true, message: r.message, ...(r.detail ?? {}) }, r.code);
     return undefined;

@@ -3,68 +3,37 @@
  * server, which reaches it only over the network (mutual TLS to the device's 16993 listener with
  * the test PKI's Client Setup chain) and configures it into ACM (reference §1.3).
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/clock/virtual-clock.js';
+import type { VirtualClock } from '../../src/clock/virtual-clock.js';
 import type { AmtDevice } from '../../src/device/device.js';
 import { digestHa1 } from '../../src/provisioning/digest.js';
-import { PortListeners } from '../../src/network/listeners.js';
-import { createTestPki, type TestPki } from '../../src/pki/test-ca.js';
-import { ProvisioningServer, type DeviceRecord } from '../../src/provisioning/server.js';
+import type { PortListeners } from '../../src/network/listeners.js';
+import type { TestPki } from '../../src/pki/test-ca.js';
+import type { ProvisioningServer } from '../../src/provisioning/server.js';
 import { WsmanClient } from '../../src/provisioning/wsman-client.js';
 import { makeTestDevice } from '../fixtures/wsman/device.js';
+import { runUntilDone, sendHelloFrom, startProvisioningRig, type ProvisioningRig } from '../helpers/provisioning-rig.js';
 
 const ADMIN = 'Adm1n!pass';
 const MEBX = 'Mebx!2pass';
 const HOUR = 3_600_000;
-
-function sendHello(device: AmtDevice, port: number): Promise<void> {
-  const bytes = device.buildHello(0);
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress: device.address! }, () => s.end(bytes));
-    s.on('error', reject);
-    s.on('close', () => resolve());
-  });
-}
-
-async function runUntilDone(clock: VirtualClock, server: ProvisioningServer, ip: string): Promise<DeviceRecord | undefined> {
-  for (let i = 0; i < 400; i++) {
-    const r = server.record(ip);
-    if (r && r.status !== 'in-progress') return r;
-    await clock.advance(250);
-    await new Promise((r2) => setTimeout(r2, 5));
-  }
-  return server.record(ip);
-}
 
 describe('bare-metal remote configuration against the emulated device', () => {
   let pki: TestPki;
   let clock: VirtualClock;
   let listeners: PortListeners;
   let server: ProvisioningServer;
-  const devices = new Map<string, AmtDevice>();
+  let rig: ProvisioningRig;
+  let devices: Map<string, AmtDevice>;
 
   beforeAll(async () => {
-    clock = new VirtualClock({ epoch: Date.now() });
-    pki = await createTestPki({ variants: [], now: clock.date() });
-    listeners = new PortListeners({ lookup: (a) => devices.get(a), httpPort: 0, tlsPort: 0 });
-    await listeners.start();
-    server = new ProvisioningServer({
-      clock,
-      helloPort: 0,
-      bind: '127.0.0.1',
-      deviceWsmanPort: listeners.tlsPort,
-      reverseLookup: async () => undefined,
-      profiles: [{ name: 'acm', adminPassword: ADMIN, mebxPassword: MEBX, tls: false }],
-      chains: [{ name: 'test-pki', chainPem: pki.valid.chainPem, keyPem: pki.valid.keyPem, rootHashes: pki.rootHashes }],
-      wsmanTimeoutMs: 10_000,
-    });
-    await server.start();
+    rig = await startProvisioningRig({ profiles: [{ name: 'acm', adminPassword: ADMIN, mebxPassword: MEBX, tls: false }] });
+    ({ pki, clock, listeners, server } = rig);
+    devices = rig.devices;
   }, 60_000);
 
   afterAll(async () => {
-    await server?.stop();
-    await listeners?.stop();
+    await rig?.stop();
   });
 
   async function setupDevice(id: string, address: string, algorithm: 'SHA256' | 'SHA1'): Promise<AmtDevice> {
@@ -90,7 +59,7 @@ describe('bare-metal remote configuration against the emulated device', () => {
 
   it('configures a device whose NVRAM trusts the test root (SHA-256) into ACM', async () => {
     const device = await setupDevice('pc-bm1', '127.78.0.11', 'SHA256');
-    await sendHello(device, helloPort(server));
+    await sendHelloFrom(device.address!, rig.helloPort, device.buildHello(0));
     const rec = await runUntilDone(clock, server, device.address!);
     const steps = server.events.filter((e) => e.deviceIp === device.address).map((e) => `${e.step}${e.ok ? '' : ` ✗ ${e.code}`}`);
     expect(rec, steps.join('\n')).toMatchObject({ status: 'configured', controlMode: 'acm', chain: 'test-pki', uuid: device.nvram.uuid });
@@ -113,7 +82,7 @@ describe('bare-metal remote configuration against the emulated device', () => {
 
   it('matches on a SHA-1 root entry too', async () => {
     const device = await setupDevice('pc-bm2', '127.78.0.12', 'SHA1');
-    await sendHello(device, helloPort(server));
+    await sendHelloFrom(device.address!, rig.helloPort, device.buildHello(0));
     const rec = await runUntilDone(clock, server, device.address!);
     expect(rec, JSON.stringify([rec, device.timeline.query({ deviceId: device.id, type: 'pkich.' })])).toMatchObject({ status: 'configured' });
     expect(server.events.find((e) => e.deviceIp === device.address && e.step === 'chain.selected')?.detail.algorithm).toBe('SHA1');
@@ -125,14 +94,9 @@ describe('bare-metal remote configuration against the emulated device', () => {
     device.update((img) => {
       img.certHashes = img.certHashes.slice(1);
     });
-    await sendHello(device, helloPort(server));
+    await sendHelloFrom(device.address!, rig.helloPort, device.buildHello(0));
     const rec = await runUntilDone(clock, server, device.address!);
     expect(rec).toMatchObject({ status: 'failed', code: 'HASH_NOT_TRUSTED' });
     expect(device.state).toBe('In');
   }, 60_000);
 });
-
-function helloPort(server: ProvisioningServer): number {
-  const e = server.events.find((x) => x.step === 'server.listening');
-  return e!.detail.port as number;
-}

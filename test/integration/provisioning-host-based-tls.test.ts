@@ -8,16 +8,17 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/clock/virtual-clock.js';
+import type { VirtualClock } from '../../src/clock/virtual-clock.js';
 import type { AmtDevice } from '../../src/device/device.js';
 import type { FirmwareProfileId } from '../../src/nvram/image.js';
-import { PortListeners } from '../../src/network/listeners.js';
-import { createTestPki, type TestPki } from '../../src/pki/test-ca.js';
+import type { PortListeners } from '../../src/network/listeners.js';
+import type { TestPki } from '../../src/pki/test-ca.js';
 import { digestHa1 } from '../../src/provisioning/digest.js';
 import type { HostBasedTlsAgent } from '../../src/provisioning/host-based.js';
-import { ProvisioningServer } from '../../src/provisioning/server.js';
+import type { ProvisioningServer } from '../../src/provisioning/server.js';
 import { WsmanClient } from '../../src/provisioning/wsman-client.js';
 import { makeTestDevice } from '../fixtures/wsman/device.js';
+import { startProvisioningRig, type ProvisioningRig } from '../helpers/provisioning-rig.js';
 
 const ADMIN = 'Adm1n!pass';
 
@@ -26,29 +27,17 @@ describe('secure host-based ACM (TLS, StartConfigurationHBased) against the emul
   let clock: VirtualClock;
   let listeners: PortListeners;
   let server: ProvisioningServer;
-  const devices = new Map<string, AmtDevice>();
+  let rig: ProvisioningRig;
+  let devices: Map<string, AmtDevice>;
 
   beforeAll(async () => {
-    clock = new VirtualClock({ epoch: Date.now() });
-    pki = await createTestPki({ variants: [], now: clock.date() });
-    listeners = new PortListeners({ lookup: (a) => devices.get(a), httpPort: 0, tlsPort: 0 });
-    await listeners.start();
-    server = new ProvisioningServer({
-      clock,
-      helloPort: 0,
-      bind: '127.0.0.1',
-      deviceWsmanPort: listeners.tlsPort,
-      reverseLookup: async () => 'pc.corp.example.test',
-      profiles: [],
-      chains: [{ name: 'test-pki', chainPem: pki.valid.chainPem, keyPem: pki.valid.keyPem, rootHashes: pki.rootHashes }],
-      wsmanTimeoutMs: 10_000,
-    });
-    await server.start();
+    rig = await startProvisioningRig({ reverseLookup: async () => 'pc.corp.example.test' });
+    ({ pki, clock, listeners, server } = rig);
+    devices = rig.devices;
   }, 60_000);
 
   afterAll(async () => {
-    await server?.stop();
-    await listeners?.stop();
+    await rig?.stop();
   });
 
   async function device(id: string, address: string, profile: FirmwareProfileId = 'amt19'): Promise<AmtDevice> {

@@ -5,15 +5,16 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/clock/virtual-clock.js';
+import type { VirtualClock } from '../../src/clock/virtual-clock.js';
 import type { AmtDevice } from '../../src/device/device.js';
-import { PortListeners } from '../../src/network/listeners.js';
+import type { PortListeners } from '../../src/network/listeners.js';
 import { issueCertificate } from '../../src/pki/cert-builder.js';
 import { generateRsaKeyPair } from '../../src/pki/keys.js';
-import { createTestPki, type TestPki } from '../../src/pki/test-ca.js';
+import type { TestPki } from '../../src/pki/test-ca.js';
 import { digestHa1 } from '../../src/provisioning/digest.js';
-import { ProvisioningServer } from '../../src/provisioning/server.js';
+import type { ProvisioningServer } from '../../src/provisioning/server.js';
 import { makeTestDevice } from '../fixtures/wsman/device.js';
+import { startProvisioningRig, type ProvisioningRig } from '../helpers/provisioning-rig.js';
 
 const ADMIN = 'Adm1n!pass';
 const HOUR = 3_600_000;
@@ -23,30 +24,17 @@ describe('host-based activation and TLS setup against the emulated device', () =
   let clock: VirtualClock;
   let listeners: PortListeners;
   let server: ProvisioningServer;
-  const devices = new Map<string, AmtDevice>();
+  let rig: ProvisioningRig;
+  let devices: Map<string, AmtDevice>;
 
   beforeAll(async () => {
-    clock = new VirtualClock({ epoch: Date.now() });
-    pki = await createTestPki({ variants: [], now: clock.date() });
-    listeners = new PortListeners({ lookup: (a) => devices.get(a), httpPort: 0, tlsPort: 0 });
-    await listeners.start();
-    server = new ProvisioningServer({
-      clock,
-      helloPort: 0,
-      bind: '127.0.0.1',
-      deviceWsmanPort: listeners.tlsPort,
-      reverseLookup: async () => 'pc.corp.example.test',
-      profiles: [{ name: 'tls', adminPassword: ADMIN, mebxPassword: 'Mebx!2pass', tls: true }],
-      chains: [{ name: 'test-pki', chainPem: pki.valid.chainPem, keyPem: pki.valid.keyPem, rootHashes: pki.rootHashes }],
-      tlsCa: await tlsCa(clock.date()),
-      wsmanTimeoutMs: 10_000,
-    });
-    await server.start();
+    rig = await startProvisioningRig(async ({ clock: c }) => ({ reverseLookup: async () => 'pc.corp.example.test', profiles: [{ name: 'tls', adminPassword: ADMIN, mebxPassword: 'Mebx!2pass', tls: true }], tlsCa: await tlsCa(c.date()) }));
+    ({ pki, clock, listeners, server } = rig);
+    devices = rig.devices;
   }, 60_000);
 
   afterAll(async () => {
-    await server?.stop();
-    await listeners?.stop();
+    await rig?.stop();
   });
 
   async function device(id: string, address: string, profile: 'amt12' | 'amt16' = 'amt16'): Promise<AmtDevice> {

@@ -5,16 +5,16 @@
  * the same WS-Man steps as PKI remote configuration. Wrong pairs and profiles without PSK fail
  * with codes on both sides.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/clock/virtual-clock.js';
+import type { VirtualClock } from '../../src/clock/virtual-clock.js';
 import type { AmtDevice } from '../../src/device/device.js';
 import { encodeHelloV2 } from '../../src/device/hello.js';
-import { PortListeners } from '../../src/network/listeners.js';
+import type { PortListeners } from '../../src/network/listeners.js';
 import type { FirmwareProfileId } from '../../src/nvram/image.js';
 import { digestHa1 } from '../../src/provisioning/digest.js';
-import { ProvisioningServer, type DeviceRecord } from '../../src/provisioning/server.js';
+import type { ProvisioningServer } from '../../src/provisioning/server.js';
 import { makeTestDevice } from '../fixtures/wsman/device.js';
+import { runUntilDone, sendHelloFrom, startProvisioningRig, type ProvisioningRig } from '../helpers/provisioning-rig.js';
 
 const ADMIN = 'Adm1n!pass';
 const MEBX = 'Mebx!2pass';
@@ -22,41 +22,16 @@ const HOUR = 3_600_000;
 const PID = 'PSK1-0001';
 const PPS = 'ABCD-EFGH-JKLM-NPQR-STUV-WXYZ-2345-6789';
 
-function send(from: string, port: number, bytes: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress: from }, () => s.end(bytes));
-    s.on('error', reject);
-    s.on('close', () => resolve());
-  });
-}
-
-async function runUntilDone(clock: VirtualClock, server: ProvisioningServer, ip: string): Promise<DeviceRecord | undefined> {
-  for (let i = 0; i < 400; i++) {
-    const r = server.record(ip);
-    if (r && r.status !== 'in-progress') return r;
-    await clock.advance(250);
-    await new Promise((r2) => setTimeout(r2, 5));
-  }
-  return server.record(ip);
-}
-
 describe('TLS-PSK remote configuration (PID/PPS)', () => {
   let clock: VirtualClock;
   let listeners: PortListeners;
   let server: ProvisioningServer;
   let helloPort = 0;
-  const devices = new Map<string, AmtDevice>();
+  let rig: ProvisioningRig;
+  let devices: Map<string, AmtDevice>;
 
   beforeAll(async () => {
-    clock = new VirtualClock({ epoch: Date.now() });
-    listeners = new PortListeners({ lookup: (a) => devices.get(a), httpPort: 0, tlsPort: 0 });
-    await listeners.start();
-    server = new ProvisioningServer({
-      clock,
-      helloPort: 0,
-      bind: '127.0.0.1',
-      deviceWsmanPort: listeners.tlsPort,
-      reverseLookup: async () => undefined,
+    rig = await startProvisioningRig({
       profiles: [{ name: 'psk', adminPassword: ADMIN, mebxPassword: MEBX, tls: false }],
       chains: [],
       pskPairs: [
@@ -64,14 +39,14 @@ describe('TLS-PSK remote configuration (PID/PPS)', () => {
         // Same PID as pc-psk3's but a different PPS: the device must refuse the key.
         { pid: 'PSK1-0003', pps: 'ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ' },
       ],
-      wsmanTimeoutMs: 10_000,
     });
-    helloPort = (await server.start()).port;
+    ({ clock, listeners, server } = rig);
+    devices = rig.devices;
+    helloPort = rig.helloPort;
   }, 60_000);
 
   afterAll(async () => {
-    await server?.stop();
-    await listeners?.stop();
+    await rig?.stop();
   });
 
   async function pskDevice(id: string, address: string, profile: FirmwareProfileId, pid = PID, pps = PPS): Promise<AmtDevice> {
@@ -88,7 +63,7 @@ describe('TLS-PSK remote configuration (PID/PPS)', () => {
     const device = await pskDevice('pc-psk1', '127.79.0.11', 'amt6');
     const hello = device.buildHello(0);
     expect(hello.readUInt16LE(2)).toBe(2);
-    await send(device.address!, helloPort, hello);
+    await sendHelloFrom(device.address!, helloPort, hello);
     const rec = await runUntilDone(clock, server, device.address!);
     expect(rec, steps(device.address!).join('\n')).toMatchObject({ status: 'configured', controlMode: 'acm' });
     expect(steps(device.address!)).toEqual(expect.arrayContaining(['hello.received', 'psk.pair-found', 'wsman.set-mebx-password', 'wsman.commit-changes', 'device.configured']));
@@ -102,7 +77,7 @@ describe('TLS-PSK remote configuration (PID/PPS)', () => {
 
   it('amt3 (TLS 1.0 only) is configured the same way', async () => {
     const device = await pskDevice('pc-psk2', '127.79.0.12', 'amt3');
-    await send(device.address!, helloPort, device.buildHello(0));
+    await sendHelloFrom(device.address!, helloPort, device.buildHello(0));
     const rec = await runUntilDone(clock, server, device.address!);
     expect(rec, steps(device.address!).join('\n')).toMatchObject({ status: 'configured' });
     expect(device.timeline.query({ deviceId: device.id, type: 'tls.handshake' })[0]!.data.protocol).toBe('TLSv1');
@@ -110,7 +85,7 @@ describe('TLS-PSK remote configuration (PID/PPS)', () => {
 
   it('a wrong PPS fails the handshake: PSK_MISMATCH on the device, the device stays in setup', async () => {
     const device = await pskDevice('pc-psk3', '127.79.0.13', 'amt6', 'PSK1-0003');
-    await send(device.address!, helloPort, device.buildHello(0));
+    await sendHelloFrom(device.address!, helloPort, device.buildHello(0));
     const rec = await runUntilDone(clock, server, device.address!);
     expect(rec).toMatchObject({ status: 'failed', code: 'WSMAN_TLS_FAILED' });
     expect(device.timeline.query({ deviceId: device.id, type: 'pskch.rejected' }).map((e) => e.code)).toContain('PSK_MISMATCH');
@@ -120,7 +95,7 @@ describe('TLS-PSK remote configuration (PID/PPS)', () => {
 
   it('an unknown PID is refused by the server (PSK_UNKNOWN_PID) before any TLS', async () => {
     const device = await pskDevice('pc-psk4', '127.79.0.14', 'amt6', 'NOPE-0000');
-    await send(device.address!, helloPort, device.buildHello(0));
+    await sendHelloFrom(device.address!, helloPort, device.buildHello(0));
     const rec = await runUntilDone(clock, server, device.address!);
     expect(rec).toMatchObject({ status: 'failed', code: 'PSK_UNKNOWN_PID' });
     expect(device.timeline.query({ deviceId: device.id, type: 'tls.' })).toHaveLength(0);
@@ -130,7 +105,7 @@ describe('TLS-PSK remote configuration (PID/PPS)', () => {
     const device = await pskDevice('pc-psk5', '127.79.0.15', 'amt16');
     expect(device.buildHello(0).readUInt16LE(2)).toBe(3); // reference §1.2: PSK hello removed in AMT 11
     // A PSK hello forged for this device's UUID and PID: the server tries TLS-PSK, the firmware refuses.
-    await send(device.address!, helloPort, encodeHelloV2({ adminCredentialsSet: true, retryCount: 0, uuid: device.nvram.uuid, pid: PID }));
+    await sendHelloFrom(device.address!, helloPort, encodeHelloV2({ adminCredentialsSet: true, retryCount: 0, uuid: device.nvram.uuid, pid: PID }));
     const rec = await runUntilDone(clock, server, device.address!);
     expect(rec).toMatchObject({ status: 'failed', code: 'WSMAN_TLS_FAILED' });
     expect(device.timeline.query({ deviceId: device.id, type: 'pskch.rejected' }).map((e) => e.code)).toEqual(['PSK_NOT_SUPPORTED']);

@@ -53,6 +53,18 @@ export function applyPendingTls(ctx: WsmanContext): boolean {
   return true;
 }
 
+/** What the audit record keeps of the session that configured the device (§4.4). */
+function sessionAudit(s: RemoteSetupSession) {
+  return {
+    ...(s.provServerFqdn ? { provServerFqdn: s.provServerFqdn } : {}),
+    ...(s.certificateCn ? { certificateCn: s.certificateCn } : {}),
+    ...(s.selectedHash ? { selectedHashType: s.selectedHash.algorithm, selectedHash: s.selectedHash.hash, hashIsOemDefault: s.selectedHash.isDefault } : {}),
+    ...(s.caSerials ? { caCertificateSerials: s.caSerials } : {}),
+    ...(s.additionalCaSerialNums !== undefined ? { additionalCaSerialNums: s.additionalCaSerialNums } : {}),
+    ...(s.secureDns !== undefined ? { secureDns: s.secureDns } : {}),
+  };
+}
+
 function commitChanges(ctx: WsmanContext): MethodResult {
   const d = ctx.device;
   if (d.state === 'In') {
@@ -69,12 +81,7 @@ function commitChanges(ctx: WsmanContext): MethodResult {
       kind: s.method === 'psk' ? 'psk' : 'pki',
       provServerIp: ctx.conn.peerAddress,
       hostInitiated: ctx.conn.origin === 'local',
-      ...(s.provServerFqdn ? { provServerFqdn: s.provServerFqdn } : {}),
-      ...(s.certificateCn ? { certificateCn: s.certificateCn } : {}),
-      ...(s.selectedHash ? { selectedHashType: s.selectedHash.algorithm, selectedHash: s.selectedHash.hash, hashIsOemDefault: s.selectedHash.isDefault } : {}),
-      ...(s.caSerials ? { caCertificateSerials: s.caSerials } : {}),
-      ...(s.additionalCaSerialNums !== undefined ? { additionalCaSerialNums: s.additionalCaSerialNums } : {}),
-      ...(s.secureDns !== undefined ? { secureDns: s.secureDns } : {}),
+      ...sessionAudit(s),
     });
     return { returnValue: 0 };
   }
@@ -103,12 +110,7 @@ function commitHostBasedTls(ctx: WsmanContext, s: RemoteSetupSession): MethodRes
   ctx.conn.dropAfter = 'CommitChanges restarts the local port stack';
   d.completeHostBasedTlsSetup({
     provServerIp: ctx.conn.peerAddress,
-    ...(s.provServerFqdn ? { provServerFqdn: s.provServerFqdn } : {}),
-    ...(s.certificateCn ? { certificateCn: s.certificateCn } : {}),
-    ...(s.selectedHash ? { selectedHashType: s.selectedHash.algorithm, selectedHash: s.selectedHash.hash, hashIsOemDefault: s.selectedHash.isDefault } : {}),
-    ...(s.caSerials ? { caCertificateSerials: s.caSerials } : {}),
-    ...(s.additionalCaSerialNums !== undefined ? { additionalCaSerialNums: s.additionalCaSerialNums } : {}),
-    ...(s.secureDns !== undefined ? { secureDns: s.secureDns } : {}),
+    ...sessionAudit(s),
   });
   return { returnValue: 0 };
 }
