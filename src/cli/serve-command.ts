@@ -131,7 +131,7 @@ export function registerServeCommand(program: Command): void {
     .option('--server-address <ip>', 'address of the fake DHCP and DNS servers', parseLoopbackFlag('server-address'), '127.0.0.1')
     .option('--dhcp-port <port>', 'fake DHCP server port', parseIntFlag('dhcp-port', 0, 65535), 10067)
     .option('--dns-port <port>', 'fake DNS server port', parseIntFlag('dns-port', 0, 65535), 10053)
-    .option('--transport <kind>', 'kernel: DHCP, DNS and hellos on real loopback sockets; memory: an in-process LAN for big discovery simulations (built-in server only; WS-Man ports stay real)', parseTransport, 'kernel' as const)
+    .option('--transport <kind>', 'kernel: DHCP, DNS and hellos on real loopback sockets; memory: an in-process LAN for big discovery simulations (only the built-in server hears hellos there, --provision-server <ip> acts as a server that is down; WS-Man ports stay real)', parseTransport, 'kernel' as const)
     .option('--http-port <port>', 'WS-Man over HTTP (AMT: 16992)', parseIntFlag('http-port', 0, 65535), 16992)
     .option('--https-port <port>', 'WS-Man over TLS (AMT: 16993)', parseIntFlag('https-port', 0, 65535), 16993)
     .option('--redirection-port <port>', 'redirection (AMT: 16994)', parseIntFlag('redirection-port', 0, 65535), 16994)
@@ -273,7 +273,7 @@ export async function runServe(opts: ServeOptions, typed: FlagSource = () => !op
   const states = [...new Set([...emu.devices.values()].map((d) => d.state))].join('/');
   if (emu.lan && plan.provisioning.kind === 'address') {
     // Allowed on purpose (a "server down" simulation at scale), but say it: nothing outside this process is on that LAN.
-    process.stderr.write(`amtemu: note: --transport memory: hellos to ${plan.provisioning.address}:${plan.provisioning.port} stay on the in-process LAN and are refused; use --transport kernel to reach your server\n`);
+    process.stderr.write(`amtemu: note: --transport memory: hellos to ${plan.provisioning.address}:${plan.provisioning.port} stay on the in-process LAN and are refused (a server that is down); use transport kernel to reach your server\n`);
   }
   process.stdout.write(`amtemu: ${emu.devices.size} device(s), ${fleetFile ? `fleet ${spec?.name ?? fleetFile.file}, ${states}` : opts.state}, ${emu.lan ? 'DHCP/DNS/hellos on the in-process LAN' : `DHCP ${plan.network.serverAddress}:${emu.fake.dhcpPort}, DNS ${plan.network.serverAddress}:${emu.fake.dnsPort}`}, ports ${listeners.describe()}, ${server}, ${time}\n`);
   for (const dup of fleetFile?.duplicateUuids ?? []) process.stdout.write(`amtemu: note: ${dup.devices.join(', ')} share UUID ${dup.uuid} (as written in the fleet file)\n`);
