@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { isAmtError } from '../common/errors.js';
 import { CONTROL_MODE_NUMBER, PROVISIONING_STATE_NUMBER, type CertHashEntry } from '../nvram/image.js';
+import { DOMAIN_PATTERN } from '../nvram/schema.js';
 import type { AmtDevice } from './device.js';
 import { HELLO_TIMING } from './hello-schedule.js';
 import { PthiStatus, pthiStatusName, type PthiStatusCode } from './pthi.js';
@@ -35,7 +36,8 @@ export interface StartConfigurationHBasedResponse {
 /** SuffixListLen ≤ 320 (reference §5.4). */
 export const HBASED_SUFFIX_LIST_MAX = 320;
 const HBASED_HASH = { 2: { name: 'SHA256', node: 'sha256', bytes: 32 }, 3: { name: 'SHA384', node: 'sha384', bytes: 48 } } as const;
-const DNS_SUFFIX_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** A suffix in the list: a DNS name as NVRAM takes one (schema.ts), not empty, no trailing dot. */
+const isDnsSuffix = (x: unknown): x is string => typeof x === 'string' && x !== '' && !x.endsWith('.') && DOMAIN_PATTERN.test(x);
 
 /** The wire size of the suffix list: each suffix NUL-terminated. */
 export function hbasedSuffixListBytes(list: readonly string[]): number {
@@ -155,7 +157,7 @@ export class HostInterface {
     }
     if (typeof req.hostVpnEnable !== 'boolean') return refuse(PthiStatus.INVALID_PARAMETER, 'HostVPNEnable must be a boolean');
     if (!Array.isArray(req.dnsSuffixList)) return refuse(PthiStatus.INVALID_PARAMETER, 'NetworkDnsSuffixList must be a list of DNS suffixes');
-    const badSuffix = req.dnsSuffixList.find((x) => typeof x !== 'string' || !DNS_SUFFIX_RE.test(x));
+    const badSuffix = req.dnsSuffixList.find((x) => !isDnsSuffix(x));
     if (badSuffix !== undefined) return refuse(PthiStatus.INVALID_PARAMETER, `DNS suffix ${JSON.stringify(badSuffix)} is not a DNS name`);
     const listBytes = hbasedSuffixListBytes(req.dnsSuffixList);
     if (listBytes > HBASED_SUFFIX_LIST_MAX) return refuse(PthiStatus.INVALID_PARAMETER, `NetworkDnsSuffixList is ${listBytes} bytes NUL-separated; at most ${HBASED_SUFFIX_LIST_MAX}`);
