@@ -235,9 +235,8 @@ async function stopEndpoint(endpoint: HelloEndpoint, virtual: VirtualClock | und
 }
 
 export function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, endpoint: HelloEndpoint, pki: TestPki | undefined): AmtDevice {
-  // PID/PPS are entered after the forced MEBx password change (or by the OEM), and entering
-  // them leaves factory state (seed 002): a device that has them starts in setup unless told otherwise.
-  // PID/PPS or a changed MEBx password mean the technician has been there: setup, not factory.
+  // Entering PID/PPS or changing the MEBx password leaves factory state (seed 002): a device with
+  // either starts in setup unless its state says otherwise.
   const state = d.state ?? (d.pid !== undefined || d.mebxPassword !== undefined ? 'setup' : undefined);
   const device = emu.addDevice({
     deviceId: id,
