@@ -12,7 +12,10 @@ import { applyUsbSetup } from '../../device/usb-setup.js';
 import { deviceOr404, ID_PARAMS, type ApiDeps } from '../deps.js';
 import { summarize } from '../device-view.js';
 
-/** setup.bin files are small (a header and up to a few dozen 1 KB records); the API's 1 MB body limit covers them. */
+/**
+ * Standard base64, as the JSON form of an upload carries setup.bin. The files are small (a header
+ * and a few dozen 1 KB records), so the API's 1 MB body limit covers them in either form.
+ */
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function paramSchema(p: MebxParam): Record<string, unknown> {
