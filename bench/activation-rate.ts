@@ -10,6 +10,10 @@
  * 2048-bit client chain, each followed by a one-byte echo so the server side has finished too.
  * Both sides load their PEM keys once (secure contexts built before timing), as the fleet
  * listener and the provisioning server's WS-Man client do.
+ *
+ * Wire floor, side by side too (bench/activation-floor.ts): the same hello, handshake and HTTP
+ * exchanges, byte for byte as one warm-up activation made them, between bare node servers and
+ * node's own HTTP client — what an activation would cost if firmware and server did nothing.
  * Device certificates are issued before timing (a real PC has its certificate before it boots).
  */
 import net from 'node:net';
@@ -27,6 +31,7 @@ import { DeviceCertStore } from '../src/pki/device-cert.js';
 import { KeyPool } from '../src/pki/keys.js';
 import { createTestPki } from '../src/pki/test-ca.js';
 import { ProvisioningServer } from '../src/provisioning/server.js';
+import { captureExchanges, startWireFloor, type CapturedExchange, type WireFloor } from './activation-floor.js';
 import { boundedLoop, judge, note, round, sourceAddress, type Figure, type Scale } from './lib.js';
 
 const CONCURRENCY = 4;
@@ -156,16 +161,35 @@ export async function benchActivationRate(scale: Scale): Promise<Figure[]> {
 
   let base = { done: 0, failed: 0, ms: 0 } as Awaited<ReturnType<typeof boundedLoop>>;
   let act = base;
-  let warm = { handshakes: base, activations: base };
+  let floor = base;
+  let warm = { handshakes: base, activations: base, floor: base };
+  let exchanges: CapturedExchange[] = [];
+  let wire: WireFloor | undefined;
   try {
     warm = {
       handshakes: await boundedLoop(WARMUP, CONCURRENCY, scale.loopBudgetMs / 2, (i) => handshake(n + i)),
-      activations: await boundedLoop(WARMUP, CONCURRENCY, scale.loopBudgetMs / 2, (i) => activate(devices[n + i]!)),
+      activations: await boundedLoop(WARMUP - 1, CONCURRENCY, scale.loopBudgetMs / 2, (i) => activate(devices[n + i]!)),
+      floor: base,
     };
+    // The last warm-up activation runs alone, so the capture holds exactly its exchanges.
+    const captured = devices[n + WARMUP - 1]!;
+    exchanges = await captureExchanges(() => activate(captured));
+    wire = await startWireFloor({
+      exchanges,
+      deviceContext: ctx,
+      clientContext: clientCtx,
+      hello: captured.buildHello(0),
+      helloSource: (i) => sourceAddress('127.97', i, 64),
+      tlsSource: (i) => sourceAddress('127.98', i, 64),
+    });
+    const replay = wire.replay;
+    warm.floor = await boundedLoop(WARMUP, CONCURRENCY, scale.loopBudgetMs / 2, (i) => replay(n + i));
     base = await boundedLoop(n, CONCURRENCY, scale.loopBudgetMs / 2, handshake);
+    floor = await boundedLoop(n, CONCURRENCY, scale.loopBudgetMs / 2, replay);
     act = await boundedLoop(n, CONCURRENCY, scale.loopBudgetMs / 2, (i) => activate(devices[i]!));
   } finally {
     unsubscribe();
+    await wire?.close();
     for (const s of baseSockets) s.destroy();
     await new Promise<void>((resolve) => baseServer.close(() => resolve()));
     await server.stop();
@@ -175,8 +199,9 @@ export async function benchActivationRate(scale: Scale): Promise<Figure[]> {
   const baseRate = base.done / (base.ms / 1000);
   const actRate = act.done / (act.ms / 1000);
   const ratio = actRate / baseRate;
+  const floorRate = floor.done / (floor.ms / 1000);
   const failures = server.records().filter((r) => r.status === 'failed').map((r) => `${r.deviceIp} ${r.code}`);
-  note(`(d) raw mutual-TLS handshakes ${round(baseRate, 1)}/s, PKI-CH activations ${round(actRate, 1)}/s (${act.done} ok, ${act.failed} failed), ratio ${round(ratio, 3)}`);
+  note(`(d) raw mutual-TLS handshakes ${round(baseRate, 1)}/s, PKI-CH activations ${round(actRate, 1)}/s (${act.done} ok, ${act.failed} failed), ratio ${round(ratio, 3)}; wire floor ${round(floorRate, 1)}/s (ratio ${round(floorRate / baseRate, 3)})`);
   return [
     {
       id: 'd.activations',
@@ -187,8 +212,26 @@ export async function benchActivationRate(scale: Scale): Promise<Figure[]> {
       ratio: round(ratio),
       target: { of: 'ratio', op: '>=', value: 0.5 },
       met: act.failed === 0 && warm.activations.failed === 0 && base.done > 0 && Number.isFinite(ratio) && judge(ratio, '>=', 0.5),
-      detail: { concurrency: CONCURRENCY, warmup: warm, activations: act, handshakes: base, serverFailures: failures.slice(0, 5) },
-      notes: ['RealClock; the server\'s 5 s post-commit wait is not counted (it is a timer, not work)', 'device certificates issued before timing', `${WARMUP} untimed handshakes and ${WARMUP} untimed activations (other devices) run first, so neither figure includes JIT warm-up`],
+      detail: {
+        concurrency: CONCURRENCY,
+        warmup: warm,
+        activations: act,
+        handshakes: base,
+        // The same wire work with no firmware or server logic: the best ratio node allows here.
+        wireFloor: {
+          value: round(floorRate, 2),
+          unit: 'replayed activations/s',
+          ratioToHandshakes: round(floorRate / baseRate),
+          activationsOfFloor: round(actRate / floorRate),
+          exchanges: exchanges.length,
+          endsWithCommit: exchanges.at(-1)?.body.includes('CommitChanges') ?? false,
+          requestBytes: exchanges.reduce((a, x) => a + x.body.length, 0),
+          responseBytes: exchanges.reduce((a, x) => a + x.responseBody.length, 0),
+          run: floor,
+        },
+        serverFailures: failures.slice(0, 5),
+      },
+      notes: ['RealClock; the server\'s 5 s post-commit wait is not counted (it is a timer, not work)', 'device certificates issued before timing', `${WARMUP} untimed handshakes and ${WARMUP} untimed activations (other devices) run first, so neither figure includes JIT warm-up`, 'detail.wireFloor: the captured exchanges of one activation replayed between bare node servers and node\'s HTTP client (bench/activation-floor.ts)'],
     },
   ];
 }

@@ -43,6 +43,14 @@ describe('bench/run.ts --scale tiny', () => {
       expect(Number.isFinite(f.baseline?.value), `${id} baseline`).toBe(true);
       expect(Number.isFinite(f.ratio), `${id} ratio`).toBe(true);
     }
+    // (d)'s wire floor replays what one real activation put on the wire: the capture saw the
+    // whole WS-Man sequence (it ends in CommitChanges) and every replay completed.
+    const floor = (report.figures['d.activations'] as unknown as { detail: { wireFloor: { exchanges: number; endsWithCommit: boolean; requestBytes: number; run: { done: number; failed: number } } } }).detail.wireFloor;
+    expect(floor.exchanges).toBeGreaterThanOrEqual(5);
+    expect(floor.endsWithCommit).toBe(true);
+    expect(floor.requestBytes).toBeGreaterThan(0);
+    expect(floor.run.failed).toBe(0);
+    expect(floor.run.done).toBeGreaterThan(0);
   }, 180_000);
 
   it('rejects a bad flag with one line and exit code 2', async () => {
