@@ -41,12 +41,16 @@ function replayable(h: OutgoingHttpHeaders | IncomingMessage['headers']): Outgoi
  * Record every HTTP exchange the process's node:http servers answer while `run` runs, through
  * node's documented `http.server.request.start` diagnostics channel (no change to the device
  * code). Request bodies are copied as the parser pushes them; response bodies as they are
- * written.
+ * written. `run` may settle before the last response is written (an activation counts when the
+ * device enters Post, which CommitChanges does before it answers), so the capture also waits
+ * for every started response to end or close.
  */
 export async function captureExchanges(run: () => Promise<void>): Promise<CapturedExchange[]> {
   const out: CapturedExchange[] = [];
+  const pending = new Set<Promise<void>>();
   const onStart = (message: unknown): void => {
     const { request, response } = message as { request: IncomingMessage; response: ServerResponse };
+    pending.add(new Promise<void>((resolve) => response.once('close', resolve).once('finish', resolve)));
     const body: Buffer[] = [];
     const resBody: Buffer[] = [];
     const push = request.push.bind(request);
@@ -84,6 +88,7 @@ export async function captureExchanges(run: () => Promise<void>): Promise<Captur
   } finally {
     diagnostics.unsubscribe('http.server.request.start', onStart);
   }
+  await Promise.all(pending);
   return out;
 }
 
