@@ -58,6 +58,9 @@ export function renderMetrics(emu: Emulator, clock: Clock, observer: FleetObserv
     [...observer.byArea].sort().map(([area, n]) => [{ area }, n]));
   x.metric('amtemu_timeline_failures_total', 'counter', 'Timeline events that carry an error code, by code.',
     [...observer.failures].sort().map(([code, n]) => [{ code }, n]));
+  x.metric('amtemu_timeline_retained', 'gauge', 'Timeline events held in memory (at most the capacity).', [[{}, emu.timeline.length]]);
+  x.metric('amtemu_timeline_capacity', 'gauge', 'Timeline events kept before the oldest tenth is dropped.', [[{}, emu.timeline.capacity]]);
+  x.metric('amtemu_timeline_dropped_total', 'counter', 'Oldest timeline events dropped because the timeline was full.', [[{}, emu.timeline.dropped]]);
   x.metric('amtemu_clock_ms', 'gauge', "Milliseconds on the fleet's clock since start (virtual or scaled).", [[{}, Math.round(clock.now())]]);
   x.metric('amtemu_sse_clients', 'gauge', 'Open live event streams.', [[{}, extra.sseClients]]);
   return x.toString();

@@ -1,5 +1,5 @@
 /**
- * `amtemu run <files or dirs...> [--junit FILE] [--json FILE] [--mermaid DIR]`: run scenario
+ * `amtemu run <files or dirs...> [--junit FILE] [--json FILE [--json-timeline all|failed|none]] [--mermaid DIR]`: run scenario
  * files in virtual time, print ✓/✗ per scenario with failure detail, write CI reports. The exit
  * code is the verdict: 0 all passed, 1 a scenario failed, 2 a file could not be read or parsed.
  */
@@ -9,13 +9,15 @@ import type { Command } from 'commander';
 import { AmtError } from '../common/errors.js';
 import { toMermaidSequence } from '../report/mermaid.js';
 import { loadScenarioFile, ScenarioLoadError } from '../scenario/loader.js';
-import { formatResult, formatSummary, toJsonReport, toJUnit } from '../scenario/report.js';
+import { formatResult, formatSummary, JSON_TIMELINE_CHOICES, toJsonReport, toJUnit, type JsonTimeline } from '../scenario/report.js';
 import { runLoaded, type ScenarioResult } from '../scenario/runner.js';
 import type { LoadedScenario } from '../scenario/types.js';
 
 export interface RunCommandOptions {
   junit?: string;
   json?: string;
+  /** Whose timelines the JSON report carries (default all). */
+  jsonTimeline?: JsonTimeline;
   mermaid?: string;
   jobs: number;
   colour?: boolean;
@@ -50,6 +52,12 @@ export function collectScenarioFiles(paths: string[]): string[] {
   }
   if (out.length === 0) throw new AmtError('BAD_INPUT', `no scenario files (*.yaml, *.yml) in ${paths.join(', ')}`);
   return [...new Set(out)];
+}
+
+function parseJsonTimeline(v: string): JsonTimeline {
+  const choice = JSON_TIMELINE_CHOICES.find((c) => c === v);
+  if (!choice) throw new AmtError('BAD_INPUT', `--json-timeline must be one of ${JSON_TIMELINE_CHOICES.join(', ')}, got "${v}"`);
+  return choice;
 }
 
 function parseJobs(v: string): number {
@@ -88,7 +96,7 @@ export async function runCommand(paths: string[], opts: RunCommandOptions): Prom
   await Promise.all(Array.from({ length: Math.min(opts.jobs, Math.max(1, loaded.length)) }, () => worker()));
   write(`\n${formatSummary(results, { colour: opts.colour ?? false })}${loadFailed ? `, ${loadFailed} file${loadFailed === 1 ? '' : 's'} did not load` : ''}\n`);
   if (opts.junit) writeFileSync(opts.junit, toJUnit(results));
-  if (opts.json) writeFileSync(opts.json, toJsonReport(results));
+  if (opts.json) writeFileSync(opts.json, toJsonReport(results, { timeline: opts.jsonTimeline ?? 'all' }));
   if (opts.mermaid) {
     mkdirSync(opts.mermaid, { recursive: true });
     for (const r of results) {
@@ -107,9 +115,10 @@ export function registerRunCommand(program: Command): void {
     .argument('<paths...>', 'scenario files or directories of *.yaml files')
     .option('--junit <file>', 'write a JUnit XML report')
     .option('--json <file>', 'write a JSON report (results with timelines)')
+    .option('--json-timeline <which>', 'timelines in the JSON report: all | failed (only failed scenarios) | none', parseJsonTimeline, 'all' as JsonTimeline)
     .option('--mermaid <dir>', 'write one Mermaid sequence diagram per scenario')
     .option('-j, --jobs <n>', 'scenarios run at once', parseJobs, 4)
-    .action(async (paths: string[], o: { junit?: string; json?: string; mermaid?: string; jobs: number }) => {
+    .action(async (paths: string[], o: { junit?: string; json?: string; jsonTimeline: JsonTimeline; mermaid?: string; jobs: number }) => {
       const code = await runCommand(paths, { ...o, colour: Boolean(process.stdout.isTTY) });
       process.exitCode = code;
     });

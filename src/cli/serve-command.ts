@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { buildApi } from '../api/server.js';
 import { AmtError } from '../common/errors.js';
-import { formatEvent } from '../common/timeline.js';
+import { formatEvent, TIMELINE_CAPACITY_MAX, TIMELINE_CAPACITY_MIN } from '../common/timeline.js';
 import type { DeviceStateName } from '../fleet/emulator.js';
 import { DEFAULT_IP_BASE, loadFleetFile, type FleetDevice, type FleetDeviceFields, type LoadedFleet } from '../fleet/fleet-file.js';
 import { startFleet, toDhcpBehaviour, type FleetPlan, type FleetProvisioning } from '../fleet/fleet-runner.js';
@@ -24,6 +24,7 @@ export interface ServeOptions {
   helloPort: number;
   ipBase: string;
   dataDir?: string;
+  timelineCapacity?: number;
   adminPassword: string;
   timeScale: number;
   serverAddress: string;
@@ -140,6 +141,7 @@ export function registerServeCommand(program: Command): void {
     .option('--seed <seed>', 'seed for reproducible UUIDs, MACs and secrets')
     .option('--id-prefix <prefix>', 'device ids are <prefix>1, <prefix>2, … (UUIDs and MACs derive from them: give each shard its own)', parseIdPrefix, 'pc')
     .option('--trust-root <sha256>', 'add this root certificate SHA-256 to every device as a custom trusted hash (repeatable), as an admin would in MEBx', collectTrustRoot, [] as string[])
+    .option('--timeline-capacity <n>', 'timeline events kept in memory before the oldest tenth is dropped (default 1000000)', parseIntFlag('timeline-capacity', TIMELINE_CAPACITY_MIN, TIMELINE_CAPACITY_MAX))
     .option('--quiet', 'do not print the timeline')
     .option('--config <fleet.yaml>', 'fleet file: templates x count, per-device overrides, network and provisioning server (schemas/fleet.schema.json); flags given here win')
     .option('--time <kind>', 'scaled: wall time x --time-scale; virtual: time moves only through the control API', parseTime, 'scaled' as const)
@@ -222,10 +224,12 @@ export function planServe(opts: ServeOptions, typed: FlagSource, fleet?: LoadedF
     : Array.from({ length: opts.count }, (_, i) => ({ id: `${opts.idPrefix ?? 'pc'}${i + 1}`, fields: trustRootFields(opts.trustRoot) }));
   const seed = pick('seed', f?.seed);
   const dataDir = pick('dataDir', f?.dataDir);
+  const timelineCapacity = pick('timelineCapacity', f?.timeline?.capacity);
   return {
     time,
     ...(seed ? { seed } : {}),
     ...(dataDir ? { dataDir } : {}),
+    ...(timelineCapacity ? { timelineCapacity } : {}),
     network: {
       ...(domain ? { domain } : {}),
       ipBase: ipBase ?? DEFAULT_IP_BASE,

@@ -26,21 +26,35 @@ export interface TimelineQuery {
 
 export type TimelineListener = (e: TimelineEvent) => void;
 
+/** Default number of events kept; a fleet file, `serve --timeline-capacity` or a scenario can change it. */
+export const DEFAULT_TIMELINE_CAPACITY = 1_000_000;
+/** Bounds a user may choose: below the minimum a single PC's day would not fit; above the maximum memory would. */
+export const TIMELINE_CAPACITY_MIN = 1_000;
+export const TIMELINE_CAPACITY_MAX = 10_000_000;
+
 export class Timeline {
   private readonly events: TimelineEvent[] = [];
   private readonly listeners = new Set<TimelineListener>();
+  private droppedCount = 0;
 
   constructor(
     private readonly clock: Clock,
-    /** Oldest events are dropped past this many (a 10,000-device week must not grow forever). */
-    private readonly capacity = 1_000_000,
+    /**
+     * Oldest events are dropped past this many (a 10,000-device week must not grow forever).
+     * Smaller keeps big simulations out of the old generation's GC; larger keeps more history.
+     */
+    readonly capacity = DEFAULT_TIMELINE_CAPACITY,
   ) {}
 
   record(deviceId: string, type: string, data: Record<string, unknown> = {}, code?: string): TimelineEvent {
     const e: TimelineEvent = code ? { t: this.clock.now(), deviceId, type, data, code } : { t: this.clock.now(), deviceId, type, data };
     this.events.push(e);
     // Drop the oldest tenth at once when full: amortised O(1) instead of shifting the array per event.
-    if (this.events.length > this.capacity) this.events.splice(0, this.events.length - this.capacity + Math.ceil(this.capacity / 10));
+    if (this.events.length > this.capacity) {
+      const drop = this.events.length - this.capacity + Math.ceil(this.capacity / 10);
+      this.events.splice(0, drop);
+      this.droppedCount += drop;
+    }
     for (const l of this.listeners) {
       try {
         l(e);
@@ -72,6 +86,11 @@ export class Timeline {
 
   get length(): number {
     return this.events.length;
+  }
+
+  /** Events dropped from the head so far (queries and reports say the history is not whole). */
+  get dropped(): number {
+    return this.droppedCount;
   }
 }
 

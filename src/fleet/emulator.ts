@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock/clock.js';
 import { AmtError } from '../common/errors.js';
-import { Timeline } from '../common/timeline.js';
+import { Timeline, TIMELINE_CAPACITY_MAX, TIMELINE_CAPACITY_MIN } from '../common/timeline.js';
 import { AmtDevice } from '../device/device.js';
 import { createFactoryImage } from '../nvram/defaults.js';
 import type { FirmwareProfileId, NvramImage, ProvisioningState } from '../nvram/image.js';
@@ -49,6 +49,8 @@ export interface EmulatorOptions {
   dataDir?: string;
   /** Seed for reproducible UUIDs, MACs and secrets. */
   seed?: string;
+  /** Timeline events kept before the oldest are dropped (default DEFAULT_TIMELINE_CAPACITY). */
+  timelineCapacity?: number;
 }
 
 export interface DeviceSpec {
@@ -93,7 +95,7 @@ export class Emulator {
     /** The in-process LAN when `network.transport` is `memory`. */
     readonly lan: MemoryLan | undefined,
   ) {
-    this.timeline = new Timeline(clock);
+    this.timeline = new Timeline(clock, options.timelineCapacity);
     this.store = options.dataDir ? new NvramStore(options.dataDir) : undefined;
     this.network = new SocketNetwork({
       clock,
@@ -105,6 +107,10 @@ export class Emulator {
   }
 
   static async start(options: EmulatorOptions): Promise<Emulator> {
+    const cap = options.timelineCapacity;
+    if (cap !== undefined && !(Number.isInteger(cap) && cap >= TIMELINE_CAPACITY_MIN && cap <= TIMELINE_CAPACITY_MAX)) {
+      throw new AmtError('BAD_INPUT', `timelineCapacity must be a whole number from ${TIMELINE_CAPACITY_MIN} to ${TIMELINE_CAPACITY_MAX}, got ${String(cap)}`);
+    }
     const n = options.network;
     const zone: ZoneRecord[] = [...(n.zone ?? [])];
     if (n.provisionServer && n.domain) zone.push({ name: `ProvisionServer.${n.domain}`, type: 'A', value: n.provisionServer });

@@ -62,6 +62,7 @@ export interface FleetFile {
   seed?: string;
   time?: FleetTime;
   dataDir?: string;
+  timeline?: { capacity?: number };
   network?: {
     domain?: string;
     ipBase?: string;

@@ -29,6 +29,7 @@ export interface FleetPlan {
   time: 'virtual' | { scaled: number };
   seed?: string;
   dataDir?: string;
+  timelineCapacity?: number;
   network: { domain?: string; ipBase: string; serverAddress: string; dhcpPort: number; dnsPort: number; dhcp?: DhcpBehaviour; transport?: 'kernel' | 'memory' };
   provisioning: FleetProvisioning;
   ports: ListenerPorts;
@@ -67,6 +68,7 @@ export async function startFleet(plan: FleetPlan): Promise<RunningFleet> {
     clock,
     ...(plan.dataDir ? { dataDir: plan.dataDir } : {}),
     ...(plan.seed ? { seed: plan.seed } : {}),
+    ...(plan.timelineCapacity ? { timelineCapacity: plan.timelineCapacity } : {}),
     network: {
       serverAddress: plan.network.serverAddress,
       dhcpPort: plan.network.dhcpPort,

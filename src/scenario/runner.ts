@@ -48,6 +48,8 @@ export interface ScenarioResult {
   steps: StepResult[];
   failures: ScenarioFailure[];
   timeline: TimelineEvent[];
+  /** Oldest events the run dropped at the timeline's capacity (0: `timeline` is the whole run). */
+  timelineDropped: number;
 }
 
 export interface RunOptions {
@@ -73,7 +75,7 @@ export async function runScenario(input: string | Scenario | LoadedScenario, opt
 
 function setupFailure(file: string, name: string, e: unknown, timeline: TimelineEvent[] = [], t = 0): ScenarioResult {
   const message = isAmtError(e) ? e.message : e instanceof Error ? e.message : String(e);
-  return { file, name, passed: false, durationVirtualMs: t, wallMs: 0, steps: [], failures: [{ step: -1, message, checks: [], t, excerpt: [] }], timeline };
+  return { file, name, passed: false, durationVirtualMs: t, wallMs: 0, steps: [], failures: [{ step: -1, message, checks: [], t, excerpt: [] }], timeline, timelineDropped: 0 };
 }
 
 export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): Promise<ScenarioResult> {
@@ -118,11 +120,12 @@ export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): 
     if (world.virtual) await world.virtual.settle();
   }
   const timeline = [...world.emu.timeline.all()];
+  const timelineDropped = world.emu.timeline.dropped;
   const n = opts.excerptEvents ?? 8;
   for (const f of failures) f.excerpt = excerpt(timeline, f, n);
   const durationVirtualMs = world.clock.now();
   await world.close();
-  return { file: loaded.file, name: s.name, passed: failures.length === 0, durationVirtualMs, wallMs: Math.round(performance.now() - started), steps, failures, timeline };
+  return { file: loaded.file, name: s.name, passed: failures.length === 0, durationVirtualMs, wallMs: Math.round(performance.now() - started), steps, failures, timeline, timelineDropped };
 }
 
 /** The device's events up to the failure time and a few after, ±n around the failure point. */

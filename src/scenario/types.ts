@@ -224,6 +224,8 @@ export interface Scenario {
   tags?: string[];
   time?: 'virtual' | { scaled: number };
   seed?: string;
+  /** Timeline events kept (oldest tenth dropped when full); reports hold what is kept. */
+  timeline?: { capacity?: number };
   network?: NetworkSpec;
   provisioningServer?: ProvisioningServerSpec;
   devices?: DeviceSpecYaml[];

@@ -143,6 +143,7 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
   const emu = await Emulator.start({
     clock,
     seed: s.seed ?? s.name,
+    ...(s.timeline?.capacity ? { timelineCapacity: s.timeline.capacity } : {}),
     network: {
       serverAddress: block.server,
       dhcpPort: 0,

@@ -208,6 +208,8 @@ describe('control API', () => {
   it('queries the timeline by device, type prefix, time range and code', async () => {
     const all = (await call('GET', '/api/timeline?deviceId=pc1&limit=10000')).json;
     expect(all.total).toBeGreaterThan(5);
+    // Nothing dropped yet at the default capacity: the history is whole, and says so.
+    expect({ dropped: all.dropped, capacity: all.capacity }).toEqual({ dropped: 0, capacity: 1_000_000 });
     expect(all.events.every((e: { deviceId: string }) => e.deviceId === 'pc1')).toBe(true);
     const dhcp = (await call('GET', '/api/timeline?type=dhcp.&deviceId=pc1')).json.events;
     expect(dhcp.length).toBeGreaterThan(0);
@@ -238,6 +240,9 @@ describe('control API', () => {
     expect(text).toMatch(/^amtemu_timeline_failures_total\{code="HELLO_CONNECT_FAILED"\} \d+$/m);
     expect(text).toMatch(/^amtemu_timeline_events_total\{area="power"\} \d+$/m);
     expect(text).toMatch(/^amtemu_pkich_total\{result="accepted",code=""\} 0$/m);
+    expect(Number(/^amtemu_timeline_retained (\d+)$/m.exec(text)?.[1])).toBe(fleet.emu.timeline.length);
+    expect(text).toMatch(/^amtemu_timeline_capacity 1000000$/m);
+    expect(text).toMatch(/^amtemu_timeline_dropped_total 0$/m);
     // Every sample line is `name{labels} number`.
     for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^[a-z_]+(\{[^}]*\})? -?\d+(\.\d+)?$/);
   });

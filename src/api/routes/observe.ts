@@ -24,7 +24,7 @@ export function registerObserveRoutes(app: FastifyInstance, deps: ApiDeps): void
   app.get('/api/timeline', {
     schema: {
       tags: ['timeline'],
-      summary: 'Timeline events, oldest first; the last `limit` that match',
+      summary: 'Timeline events, oldest first; the last `limit` that match. `dropped` > 0: the oldest events were dropped at `capacity` (fleet file `timeline.capacity`)',
       querystring: {
         type: 'object',
         additionalProperties: false,
@@ -39,7 +39,8 @@ export function registerObserveRoutes(app: FastifyInstance, deps: ApiDeps): void
   }, async (req) => {
     const q = req.query as { deviceId?: string; type?: string; code?: string; since?: number; until?: number; limit: number };
     const events = deps.emu.timeline.query(toQuery(q));
-    return { total: events.length, events: events.slice(-q.limit) };
+    const { dropped, capacity } = deps.emu.timeline;
+    return { total: events.length, dropped, capacity, events: events.slice(-q.limit) };
   });
 
   app.get('/api/events', {
