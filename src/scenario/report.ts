@@ -93,7 +93,7 @@ export const JSON_TIMELINE_CHOICES: readonly JsonTimeline[] = ['all', 'failed', 
 /**
  * JSON report: everything, the timeline included (what a dashboard or a diff tool wants).
  * Timeline events are written one per line: a scale scenario's hundreds of thousands of events
- * stay diffable line by line at about a third of the size of indented JSON. `timeline: 'failed'`
+ * stay diffable line by line at ~60 % of the size of indented JSON (61 vs 104 MB for scale-week-server-down). `timeline: 'failed'`
  * or `'none'` leaves passing (or all) scenarios' events out and says how many were left out.
  */
 export function toJsonReport(results: ScenarioResult[], opts: { timeline?: JsonTimeline } = {}): string {
