@@ -8,6 +8,7 @@ import type { AmtDevice } from '../device/device.js';
 import type { Emulator } from '../fleet/emulator.js';
 import type { NvramImage } from '../nvram/image.js';
 import { validateNvramImage } from '../nvram/schema.js';
+import { consentSettings, peekUserConsent, redirectionSettings } from '../device/user-consent.js';
 import { ApiError } from './errors.js';
 
 export interface DeviceSummary {
@@ -26,6 +27,10 @@ export interface DeviceSummary {
   hostname: string;
   window: { kind: string; remainingMs: number; hellosSent: number };
   lastEvent: TimelineEvent | null;
+  /** User consent: OptInState, the code shown on the host screen (what the user would read out), policy. */
+  consent: { state: number; code: string | null; optInRequired: number; sessions: number };
+  /** AMT_RedirectionService / CIM_KVMRedirectionSAP enablement. */
+  redirection: { enabledState: number; listenerEnabled: boolean; kvmEnabled: boolean };
 }
 
 export function summarize(emu: Emulator, d: AmtDevice, last: TimelineEvent | undefined): DeviceSummary {
@@ -47,6 +52,8 @@ export function summarize(emu: Emulator, d: AmtDevice, last: TimelineEvent | und
     hostname: img.network.hostname,
     window: { kind: w.kind, remainingMs: Math.round(w.remainingMs), hellosSent: w.hellosSent },
     lastEvent: last ?? null,
+    consent: { ...peekUserConsent(d), optInRequired: consentSettings(img).optInRequired },
+    redirection: (({ enabledState, listenerEnabled, kvmEnabled }) => ({ enabledState, listenerEnabled, kvmEnabled }))(redirectionSettings(img)),
   };
 }
 
@@ -68,6 +75,14 @@ export const DEVICE_SUMMARY_SCHEMA = {
     hostname: { type: 'string' },
     window: { type: 'object', properties: { kind: { type: 'string' }, remainingMs: { type: 'number' }, hellosSent: { type: 'integer' } } },
     lastEvent: { type: ['object', 'null'], additionalProperties: true },
+    consent: {
+      type: 'object',
+      properties: { state: { type: 'integer' }, code: { type: ['string', 'null'] }, optInRequired: { type: 'integer' }, sessions: { type: 'integer' } },
+    },
+    redirection: {
+      type: 'object',
+      properties: { enabledState: { type: 'integer' }, listenerEnabled: { type: 'boolean' }, kvmEnabled: { type: 'boolean' } },
+    },
   },
 } as const;
 

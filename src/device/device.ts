@@ -18,6 +18,7 @@ import { HostInterface } from './host-interface.js';
 import { applyFullUnprovision, applyPartialUnprovision, checkTransition, type LifecycleReason } from './lifecycle.js';
 import { cloneImageData, withWindow } from './nvram-draft.js';
 import { portAnswers, type Origin } from './port-policy.js';
+import { configuredDefaults, userConsentFor } from './user-consent.js';
 
 export interface AmtDeviceOptions {
   image: NvramImage;
@@ -181,6 +182,7 @@ export class AmtDevice {
     this.stopNetwork();
     this.remoteSession = undefined;
     this.pin = undefined;
+    userConsentFor(this).reset('power off'); // consent is RAM state
     this.record('power.off', { reason, windowElapsedMs: this.img.provisioning.window.elapsedMs });
   }
 
@@ -463,6 +465,8 @@ export class AmtDevice {
     this.update((img) => {
       img.provisioning.state = to;
       img.provisioning.controlMode = mode;
+      // A fresh configuration starts from the firmware's redirection/consent defaults (docs/reference-user-consent.md §5).
+      if (to === 'Post' && from !== 'Post') Object.assign(img, configuredDefaults(mode, img.firmware.profile));
     });
     this.record('lifecycle.transition', { from, to, controlMode: mode, reason, ...extra });
     // Entering setup by MEBx/PID-PPS/USB starts the bare-metal timer; StartConfiguration(HBased)
@@ -573,6 +577,7 @@ export class AmtDevice {
     }
     this.remoteSession = undefined;
     this.pin = undefined;
+    userConsentFor(this).reset('unprovisioned');
   }
 
   // ---- ports -------------------------------------------------------------------------------

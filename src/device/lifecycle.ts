@@ -63,6 +63,9 @@ function clearProfile(img: NvramImage, controlMode: ControlMode): void {
   img.tls.certificates = [];
   delete img.tls.credentialContext;
   delete img.setup.otp;
+  // Redirection enablement and the consent policy belong to the configuration (docs/reference-user-consent.md §5).
+  delete img.redirection;
+  delete img.userConsent;
 }
 
 /**
@@ -94,6 +97,8 @@ export function applyFullUnprovision(img: NvramImage, factory: NvramImage): void
     remoteConfigTimerHours: img.provisioning.remoteConfigTimerHours,
   };
   Object.assign(img, structuredClone(factory));
+  if (!factory.redirection) delete img.redirection; // Object.assign keeps keys the factory image lacks
+  if (!factory.userConsent) delete img.userConsent;
   img.deviceId = keep.deviceId;
   img.uuid = keep.uuid;
   img.firmware = keep.firmware;

@@ -10,6 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { RedirectionSession, type RedirectionDevice, type RedirectionSessionOptions } from '../device/redirection/session.js';
 import type { FirmwareProfile } from '../nvram/profile-types.js';
+import { redirectionSettings } from '../device/user-consent.js';
 
 /** What the listener needs from a device (AmtDevice satisfies it). */
 export interface RedirectionHost extends RedirectionDevice {
@@ -151,6 +152,13 @@ export class RedirectionListener {
     if (!device.portOpen(logicalPort, origin)) {
       this.stats.refused++;
       device.record('redirection.refused', { port: logicalPort, origin, peer, state: device.nvram.provisioning.state }, 'REDIRECTION_PORT_CLOSED');
+      s.destroy();
+      return undefined;
+    }
+    // AMT_RedirectionService.ListenerEnabled false: the redirection listener is off (docs/reference-user-consent.md §1).
+    if (!redirectionSettings(device.nvram).listenerEnabled) {
+      this.stats.refused++;
+      device.record('redirection.refused', { port: logicalPort, origin, peer, reason: 'listener disabled' }, 'REDIRECTION_PORT_CLOSED');
       s.destroy();
       return undefined;
     }

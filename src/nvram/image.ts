@@ -108,6 +108,41 @@ export interface AuditRecord {
   isTimeValid?: boolean;
 }
 
+/**
+ * Redirection enablement the firmware keeps across power loss (docs/reference-user-consent.md §1–3):
+ * AMT_RedirectionService, CIM_KVMRedirectionSAP and IPS_KVMRedirectionSettingData. Absent in an
+ * image written before this model (the emulator then keeps its earlier behaviour: everything on);
+ * every configuration writes the firmware defaults and both unprovisions remove it.
+ */
+export interface RedirectionSettings {
+  /** AMT_RedirectionService.EnabledState: 32768 none, 32769 IDER, 32770 SOL, 32771 IDER+SOL. */
+  enabledState: 32768 | 32769 | 32770 | 32771;
+  /** AMT_RedirectionService.ListenerEnabled: the 16994/16995 listener. */
+  listenerEnabled: boolean;
+  /** CIM_KVMRedirectionSAP enabled (RequestStateChange 2) or disabled (3). */
+  kvmEnabled: boolean;
+  /** Last CIM_KVMRedirectionSAP.RequestStateChange value; 5 "No Change" until one is made. */
+  kvmRequestedState: number;
+  /** IPS_KVMRedirectionSettingData.Is5900PortEnabled (native RFB port). */
+  is5900PortEnabled: boolean;
+  /** IPS_KVMRedirectionSettingData.SessionTimeout (minutes). */
+  kvmSessionTimeout: number;
+  /** IPS_KVMRedirectionSettingData.RFBPassword (write-only over WS-Man); '' when never set. */
+  rfbPassword: string;
+}
+
+/** IPS_OptInService settings (docs/reference-user-consent.md §4). */
+export interface UserConsentSettings {
+  /** OptInRequired: 0 none, 1 KVM, 4294967295 all. Read-only (forced) in CCM. */
+  optInRequired: 0 | 1 | 4294967295;
+  /** CanModifyOptInPolicy (MEBx "Opt-in Configurable from Remote IT"). */
+  canModifyOptInPolicy: boolean;
+  /** OptInCodeTimeout, seconds (60–900): idle time after which a received consent expires. */
+  optInCodeTimeout: number;
+  /** OptInDisplayTimeout, seconds (10–4095): how long the code stays on the screen. */
+  optInDisplayTimeout: number;
+}
+
 export interface NvramImage {
   schemaVersion: typeof NVRAM_SCHEMA_VERSION;
   /** Short stable id the emulator uses (file name, API path, timeline). */
@@ -180,6 +215,10 @@ export interface NvramImage {
   };
   /** IPS_ProvisioningRecordLog: the last setup audit record (one record, like firmware). */
   auditRecord: AuditRecord | null;
+  /** Redirection enablement (optional: see RedirectionSettings). */
+  redirection?: RedirectionSettings;
+  /** User consent policy (optional: see UserConsentSettings). */
+  userConsent?: UserConsentSettings;
   /** Counter bumped by every persisted change (a cheap version for snapshots and tests). */
   generation: number;
 }

@@ -221,6 +221,31 @@ export const NVRAM_IMAGE_SCHEMA = {
         },
       ],
     },
+    redirection: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabledState', 'listenerEnabled', 'kvmEnabled', 'kvmRequestedState', 'is5900PortEnabled', 'kvmSessionTimeout', 'rfbPassword'],
+      properties: {
+        enabledState: { type: 'integer', enum: [32768, 32769, 32770, 32771] },
+        listenerEnabled: bool,
+        kvmEnabled: bool,
+        kvmRequestedState: { type: 'integer', minimum: 0, maximum: 65535 },
+        is5900PortEnabled: bool,
+        kvmSessionTimeout: { type: 'integer', minimum: 0, maximum: 65535 },
+        rfbPassword: { type: 'string', maxLength: 8 },
+      },
+    },
+    userConsent: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['optInRequired', 'canModifyOptInPolicy', 'optInCodeTimeout', 'optInDisplayTimeout'],
+      properties: {
+        optInRequired: { type: 'integer', enum: [0, 1, 4294967295] },
+        canModifyOptInPolicy: bool,
+        optInCodeTimeout: { type: 'integer', minimum: 60, maximum: 900 },
+        optInDisplayTimeout: { type: 'integer', minimum: 10, maximum: 4095 },
+      },
+    },
     generation: nonNegInt,
   },
 } as const;

@@ -88,4 +88,8 @@ export type RedirectionCode =
   | 'REDIRECTION_TIMEOUT'
   | 'REDIRECTION_OVERFLOW'
   | 'REDIRECTION_BUSY'
-  | 'REDIRECTION_PORT_CLOSED';
+  | 'REDIRECTION_PORT_CLOSED'
+  /** The feature is off (AMT_RedirectionService EnabledState / CIM_KVMRedirectionSAP). */
+  | 'REDIRECTION_DISABLED'
+  /** The consent policy covers this feature and no consent was given (docs/reference-user-consent.md). */
+  | 'USER_CONSENT_REQUIRED';

@@ -24,6 +24,7 @@ import {
   type SolParams,
 } from './frames.js';
 import { solConsoleFor, type SolConsole, type SolSink } from './sol-console.js';
+import { consentRequiredFor, featureEnabled, userConsentFor } from '../user-consent.js';
 
 /** What the session needs from the device (AmtDevice satisfies it). */
 export interface RedirectionDevice {
@@ -79,6 +80,8 @@ export class RedirectionSession implements SolSink {
   private readonly timers = new Map<'handshake' | 'idle' | 'heartbeat' | 'settle', TimerId>();
   private bytesIn = 0;
   private bytesOut = 0;
+  /** This connection counts as an open redirection session for the consent machine. */
+  private holdsConsent = false;
   private readonly startedAt: number;
   private readonly o: Required<Omit<RedirectionSessionOptions, 'console'>> & { console: SolConsole | undefined };
 
@@ -151,6 +154,7 @@ export class RedirectionSession implements SolSink {
     for (const id of this.timers.values()) this.device.clock.cancel(id);
     this.timers.clear();
     if (this.console) this.console.detach(this);
+    this.releaseConsent();
     this.device.record(
       'redirection.closed',
       { reason, phase: was, session: this.tag?.trim(), peer: this.o.peer, bytesIn: this.bytesIn, bytesOut: this.bytesOut, durationMs: this.device.clock.now() - this.startedAt },
@@ -241,8 +245,14 @@ export class RedirectionSession implements SolSink {
       { session: tag.trim(), peer: this.o.peer, origin: this.o.origin, tls: this.o.tls, accepted: known },
       known ? undefined : 'REDIRECTION_PROTOCOL',
     );
-    this.send(encodeStartSessionReply(known ? STATUS.SUCCESS : STATUS.FAIL));
+    // A disabled feature is refused in the StartRedirectionSessionReply status, before authentication:
+    // the firmware knows the session type here (docs/reference-user-consent.md §6; amtterm reports
+    // "redirection session start failed").
+    const enabled = known && featureEnabled(this.device.nvram, tag as SessionTag);
+    if (known && !enabled) this.device.record('redirection.refused', { session: tag.trim(), peer: this.o.peer, reason: 'feature disabled' }, 'REDIRECTION_DISABLED');
+    this.send(encodeStartSessionReply(enabled ? STATUS.SUCCESS : STATUS.FAIL));
     if (!known) return this.close(`unknown session type ${JSON.stringify(tag)}`, 'REDIRECTION_PROTOCOL');
+    if (!enabled) return this.close(`${tag.trim()} redirection is disabled`, 'REDIRECTION_DISABLED');
     this.tag = tag as SessionTag;
     this.phase = 'auth';
   }
@@ -304,13 +314,48 @@ export class RedirectionSession implements SolSink {
     if (this.authFailures >= this.o.maxAuthFailures) this.close(`${this.authFailures} failed authentications`, 'REDIRECTION_AUTH_FAILED');
   }
 
+  /**
+   * Consent is checked when the feature starts, after authentication, so an unauthenticated peer
+   * learns nothing about it (SDK: opening a session without consent fails with USER_CONSENT_REQUIRED).
+   */
+  private consentMissing(f: Buffer): boolean {
+    const type = f[0]!;
+    const starts = type === MSG.START_SOL_REDIRECTION || type === MSG.START_IDER_REDIRECTION || type === MSG.START_KVM;
+    if (!starts || !this.tag || !consentRequiredFor(this.device.nvram, this.tag)) return false;
+    const consent = userConsentFor(this.device);
+    if (consent.granted) return false;
+    this.device.record('redirection.refused', { session: this.tag.trim(), peer: this.o.peer, reason: 'user consent required', optInState: consent.state }, 'USER_CONSENT_REQUIRED');
+    if (type === MSG.START_SOL_REDIRECTION) {
+      const { seq, params } = parseStartSol(f);
+      this.send(encodeStartSolReply(STATUS.FAIL, seq, params));
+    }
+    else if (type === MSG.START_IDER_REDIRECTION) this.send(encodeStartIderReply(STATUS.FAIL, this.seq++));
+    else this.send(encodeShort(MSG.START_KVM_REPLY, 0, LEN.START_KVM_REPLY, STATUS.FAIL));
+    this.close(`${this.tag.trim()} needs user consent`, 'USER_CONSENT_REQUIRED');
+    return true;
+  }
+
+  private holdConsent(): void {
+    if (this.holdsConsent) return;
+    this.holdsConsent = true;
+    userConsentFor(this.device).sessionOpened();
+  }
+
+  private releaseConsent(): void {
+    if (!this.holdsConsent) return;
+    this.holdsConsent = false;
+    userConsentFor(this.device).sessionClosed();
+  }
+
   private onReady(f: Buffer): void {
     const type = f[0]!;
+    if (this.consentMissing(f)) return;
     if (this.tag === 'SOL ' && type === MSG.START_SOL_REDIRECTION) return this.startSol(f);
     if (this.tag === 'IDER' && type === MSG.START_IDER_REDIRECTION) {
       this.disarm('handshake');
       this.phase = 'ider';
       this.device.record('redirection.ider-start', { peer: this.o.peer, note: 'no disk is emulated' });
+      this.holdConsent();
       this.send(encodeStartIderReply(STATUS.SUCCESS, this.seq++));
       return;
     }
@@ -318,6 +363,7 @@ export class RedirectionSession implements SolSink {
       this.disarm('handshake');
       this.phase = 'kvm';
       this.device.record('redirection.kvm-start', { peer: this.o.peer, note: 'no video is emulated; viewer bytes are discarded' });
+      this.holdConsent();
       this.send(encodeShort(MSG.START_KVM_REPLY, 0, LEN.START_KVM_REPLY));
       this.reader.drain();
       return;
@@ -341,6 +387,7 @@ export class RedirectionSession implements SolSink {
     this.held = this.o.solSettleMs > 0 ? [] : undefined;
     this.heldBytes = 0;
     this.device.record('redirection.sol-start', { ok: true, peer: this.o.peer, user: this.user, ...params });
+    this.holdConsent();
     this.send(encodeStartSolReply(STATUS.SUCCESS, seq, params));
     this.arm('settle', this.o.solSettleMs, () => this.releaseHeld());
     this.armHeartbeat(params);
@@ -385,6 +432,7 @@ export class RedirectionSession implements SolSink {
         this.disarm('heartbeat');
         this.phase = 'ready';
         this.device.record('redirection.sol-end', { peer: this.o.peer });
+        this.releaseConsent();
         this.send(encodeShort(MSG.END_SOL_REDIRECTION_REPLY, f.readUInt32LE(4), LEN.END_SOL_REDIRECTION_REPLY));
         return;
       default:
@@ -411,6 +459,7 @@ export class RedirectionSession implements SolSink {
         return;
       case MSG.END_IDER_REDIRECTION:
         this.phase = 'ready';
+        this.releaseConsent();
         this.send(encodeShort(MSG.END_IDER_REDIRECTION_REPLY, f.readUInt32LE(4), LEN.END_IDER_REDIRECTION_REPLY));
         return;
       default:
