@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type ControlApi } from '../../src/api/server.js';
+import { userConsentFor } from '../../src/device/user-consent.js';
 import { startFleet, type RunningFleet } from '../../src/fleet/fleet-runner.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -103,6 +104,19 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'StartConfiguration', exact: true }).click();
     await page.locator('#dev-result', { hasText: 'startConfiguration: NOT_READY' }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: join(shots, 'device.png'), fullPage: true });
+
+    // A console asks the configured desk3 for user consent: its page shows the code the PC's
+    // screen displays, live, and takes it down when the console cancels.
+    await page.goto(`${base}/#/device/desk3`);
+    await page.locator('#dev-title', { hasText: 'desk3' }).waitFor({ timeout: 10_000 });
+    expect(await page.textContent('#fact-screen')).toBe('—');
+    const consent = userConsentFor(fleet.emu.device('desk3'));
+    expect(consent.start()).toBe(0);
+    await page.locator('#fact-screen.consent-code', { hasText: `user consent code ${consent.code!}` }).waitFor({ timeout: 10_000 });
+    expect(await page.textContent('#fact-user\\ consent')).toBe('displayed');
+    await page.screenshot({ path: join(shots, 'consent-code.png'), fullPage: true });
+    consent.cancel();
+    await page.locator('#fact-screen', { hasText: /^—$/ }).waitFor({ timeout: 10_000 });
 
     // Back on the fleet page, desk1's row shows the new state and its last event.
     await page.goto(`${base}/#/`);

@@ -4,7 +4,7 @@
 
 const state = { devices: new Map(), fleet: null, current: null, filter: '', token: null, source: null };
 const MAX_ROWS = 500;
-const REFRESH_TYPES = /^(power|lifecycle|dhcp\.(lease|released)|link|window|nvram|host)\./;
+const REFRESH_TYPES = /^(power|lifecycle|dhcp\.(lease|released)|link|window|nvram|host|consent)\./;
 
 function tokenRequired() { return document.body.dataset.tokenRequired === 'true'; }
 
@@ -138,7 +138,24 @@ function renderDevice(d) {
     fact('power', d.powered ? 'on' : 'off', 'power ' + (d.powered ? 'on' : 'off')), fact('link', d.link ? 'up' : 'down'),
     fact('address', d.address || '(no lease) ' + (d.plannedAddress || '')), fact('window', fmtWindow(d.window)),
     fact('profile', d.profile + ' ' + d.firmwareVersion), fact('uuid', d.uuid),
+    fact('redirection', fmtRedirection(d.redirection)),
+    // What the PC's screen shows while a console waits for user consent: the code the user reads out.
+    fact('screen', d.consent && d.consent.code ? 'user consent code ' + d.consent.code : '—', d.consent && d.consent.code ? 'consent-code' : ''),
+    fact('user consent', d.consent ? OPT_IN_STATE[d.consent.state] || String(d.consent.state) : '—'),
   );
+}
+
+// IPS_OptInService.OptInState (docs/reference-user-consent.md).
+const OPT_IN_STATE = ['not started', 'requested', 'displayed', 'received', 'in session'];
+
+function fmtRedirection(r) {
+  if (!r) return '—';
+  // AMT_RedirectionService.EnabledState: 32768 none, 32769 IDER, 32770 SOL, 32771 IDER + SOL.
+  const on = [];
+  if (r.enabledState === 32769 || r.enabledState === 32771) on.push('IDER');
+  if (r.enabledState === 32770 || r.enabledState === 32771) on.push('SOL');
+  if (r.kvmEnabled) on.push('KVM');
+  return (r.listenerEnabled ? 'listener on' : 'listener off') + (on.length ? ' · ' + on.join(', ') : ' · nothing enabled');
 }
 
 function timelineRow(e) {
