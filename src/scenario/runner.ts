@@ -13,8 +13,10 @@ import { describeCheck, evaluate, resolveDevices, type Check } from './expect.js
 import { baseDirOf } from './files.js';
 import { loadScenarioFile, loadScenarioObject } from './loader.js';
 import { runMebx, runUsbSetup, type UsbKeys } from './setup-steps.js';
+import { deviceNames } from './semantics.js';
+import { runWsmanStep } from './wsman-step.js';
 import { STEP_ACTIONS, type AgentSpec, type LoadedScenario, type Scenario, type StepKind, type StepSpec } from './types.js';
-import { buildWorld, toDhcpBehaviour, toDnsFailure, type AttachListeners, type World } from './world.js';
+import { buildWorld, DEFAULT_REMOTE_PASSWORD, toDhcpBehaviour, toDnsFailure, type AttachListeners, type World } from './world.js';
 
 export interface StepResult {
   index: number;
@@ -93,6 +95,7 @@ export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): 
   const agents = new Map<string, OsAgent>();
   const usbKeys: UsbKeys = new Map();
   const baseDir = loaded.baseDir ?? baseDirOf(loaded.file);
+  const adminPasswords = new AdminPasswords(s);
   try {
     for (let i = 0; i < s.steps.length; i++) {
       const step = s.steps[i]!;
@@ -101,7 +104,7 @@ export async function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): 
       const line = loaded.stepPos[i]?.line;
       let outcome: { ok: boolean; message: string; checks?: Check[]; deviceId?: string };
       try {
-        outcome = await runStep(step, kind, world, { marks, agents, stepStart: t, baseDir, usbKeys });
+        outcome = await runStep(step, kind, world, { marks, agents, stepStart: t, baseDir, usbKeys, adminPasswords });
       } catch (e) {
         outcome = { ok: false, message: isAmtError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e) };
       }
@@ -143,6 +146,37 @@ interface StepState {
   /** Where relative step paths (usbSetup files) start. */
   baseDir: string;
   usbKeys: UsbKeys;
+  /** The admin password a console would try on a device (wsman steps without `password`). */
+  adminPasswords: AdminPasswords;
+}
+
+/**
+ * A device's admin password as the scenario set it: its own `adminPassword`; else P@ssw0rd for
+ * one that starts configured (the emulator's default); else the reference server's, which
+ * configures it during the run — or the password of the `remote` step that configured it.
+ */
+export class AdminPasswords {
+  private readonly byId = new Map<string, string>();
+  private readonly fallback: string;
+
+  constructor(s: Scenario) {
+    const ps = s.provisioningServer;
+    this.fallback = typeof ps === 'object' && 'reference' in ps ? ps.reference.adminPassword ?? DEFAULT_REMOTE_PASSWORD : DEFAULT_REMOTE_PASSWORD;
+    const { groups } = deviceNames(s);
+    for (const d of s.devices ?? []) {
+      const pw = d.adminPassword ?? (d.state === 'configured' ? 'P@ssw0rd' : this.fallback);
+      for (const id of groups.get(d.id) ?? [d.id]) this.byId.set(id, pw);
+    }
+  }
+
+  of(id: string): string {
+    return this.byId.get(id) ?? this.fallback;
+  }
+
+  /** A remote (host-based) step configured the device with this password. */
+  set(id: string, password: string): void {
+    this.byId.set(id, password);
+  }
 }
 
 async function advance(world: World, ms: number): Promise<void> {
@@ -221,10 +255,23 @@ async function runStep(step: StepSpec, kind: StepKind, world: World, st: StepSta
     }
     case 'agent':
       return runAgent(step.agent!, targets(), world, st);
-    case 'remote':
-      return runRemote(step, targets(), world);
+    case 'remote': {
+      const r = await runRemote(step, targets(), world);
+      for (const id of targets()) if (world.emu.device(id).state === 'Post') st.adminPasswords.set(id, step.remote!.password ?? DEFAULT_REMOTE_PASSWORD);
+      return r;
+    }
     case 'fault':
       return runFault(step, world);
+    case 'wsman': {
+      const out: string[] = [];
+      for (const id of targets()) {
+        const r = await runWsmanStep(step.wsman!, world.emu.device(id), world, { password: st.adminPasswords.of(id) });
+        if (!r.ok) return { ok: false, message: r.message, deviceId: id };
+        out.push(r.message);
+      }
+      await settle(world);
+      return { ok: true, message: out.join('; ') };
+    }
     case 'expect': {
       const spec = step.expect!;
       const ctx = { world, stepStart: st.stepStart, marks: st.marks };
@@ -351,7 +398,7 @@ async function runRemote(step: StepSpec, ids: string[], world: World): Promise<{
       port: mode === 'acm-tls' ? world.listeners.ports.https : world.listeners.ports.http,
       lsa,
       mode,
-      adminPassword: step.remote!.password ?? 'P@ssw0rd-amtemu',
+      adminPassword: step.remote!.password ?? DEFAULT_REMOTE_PASSWORD,
       ...(mode !== 'ccm' && world.chain ? { chain: { chainPem: world.chain.chainPem, keyPem: world.chain.keyPem } } : {}),
       ...(mode === 'acm-tls' ? { agent: d.host } : {}),
       localAddress: address,

@@ -7,7 +7,7 @@ import { isAmtError } from '../common/errors.js';
 import { checkMebxParams, findMebxOperation } from '../device/mebx-ops.js';
 import { canonicalPskText } from '../device/psk.js';
 import { tryParseDuration } from './duration.js';
-import { STEP_ACTIONS, type MebxStepSpec, type Scenario, type StepSpec } from './types.js';
+import { STEP_ACTIONS, type MebxStepSpec, type Scenario, type StepSpec, type WsmanStepSpec } from './types.js';
 
 export type JsonPath = Array<string | number>;
 
@@ -161,8 +161,22 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
     if (step.remote && step.remote.hostBased === undefined) out.push({ path: [...p, 'remote'], message: 'remote needs hostBased: CCM or ACM' });
     if (step.remote?.tls && step.remote.hostBased === 'CCM') out.push({ path: [...p, 'remote', 'tls'], message: 'tls: true is secure host-based ACM; use hostBased: ACM' });
     if (step.mebx) checkMebx(step.mebx, [...p, 'mebx'], reference !== undefined, out);
+    if (step.wsman) checkWsman(step.wsman, [...p, 'wsman'], out);
   });
   return out;
+}
+
+/** A wsman step names one operation, and expects only what that operation returns. */
+function checkWsman(w: WsmanStepSpec, p: JsonPath, out: SemanticProblem[]): void {
+  const ops = (['get', 'enumerate', 'put', 'invoke'] as const).filter((k) => w[k] !== undefined);
+  if (ops.length !== 1) {
+    out.push({ path: p, message: ops.length === 0 ? 'wsman needs one of get, enumerate, put, invoke' : `wsman does one call: ${ops.join(' and ')} given` });
+    return;
+  }
+  const op = ops[0]!;
+  if (w.expect !== undefined && w.expectCode !== undefined) out.push({ path: [...p, 'expectCode'], message: 'use expect (the call succeeds) or expectCode (it fails), not both' });
+  if (w.expect?.returnValue !== undefined && op !== 'invoke') out.push({ path: [...p, 'expect', 'returnValue'], message: `returnValue is a method's answer; ${op} has none` });
+  if (w.expect?.count !== undefined && op !== 'enumerate') out.push({ path: [...p, 'expect', 'count'], message: `count is for enumerate, not ${op}` });
 }
 
 /** The keys of a mebx step that are not the operation's parameters. */

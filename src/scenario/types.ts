@@ -197,6 +197,29 @@ export interface MebxStepSpec {
   [param: string]: unknown;
 }
 
+export type WsmanScalar = string | number | boolean;
+
+/**
+ * `wsman: {get | enumerate | put | invoke, …}`: a management console's call to the step's
+ * device over its real WS-Man listener (src/scenario/wsman-step.ts).
+ */
+export interface WsmanStepSpec {
+  get?: string;
+  enumerate?: string;
+  /** Read the instance, change these properties, write it back. */
+  put?: { class: string; properties: Record<string, WsmanScalar> };
+  invoke?: { class: string; method: string; input?: Record<string, unknown> };
+  /** One selector for the ResourceURI (e.g. {Name: …}). */
+  selectors?: Record<string, string>;
+  user?: string;
+  password?: string;
+  /** 16993 instead of 16992 (default: 16993 when the profile does not answer 16992 remotely). */
+  tls?: boolean;
+  expect?: { returnValue?: number; count?: number; properties?: Record<string, WsmanScalar> };
+  /** The call must fail with this code (WSMAN_FAULT, WSMAN_AUTH_FAILED, WSMAN_CONNECT_FAILED, …). */
+  expectCode?: string;
+}
+
 export interface StepSpec {
   device?: DeviceRef;
   power?: 'on' | 'off' | 'loss';
@@ -209,13 +232,14 @@ export interface StepSpec {
   mebxPassword?: string;
   usbSetup?: UsbSetupSpec;
   mebx?: MebxStepSpec;
+  wsman?: WsmanStepSpec;
   fault?: FaultSpec;
   expect?: ExpectSpec;
   mark?: string;
   note?: string;
 }
 
-export const STEP_ACTIONS = ['power', 'link', 'advance', 'agent', 'remote', 'unprovision', 'mebxPassword', 'usbSetup', 'mebx', 'fault', 'expect', 'mark', 'note'] as const;
+export const STEP_ACTIONS = ['power', 'link', 'advance', 'agent', 'remote', 'unprovision', 'mebxPassword', 'usbSetup', 'mebx', 'wsman', 'fault', 'expect', 'mark', 'note'] as const;
 export type StepKind = (typeof STEP_ACTIONS)[number];
 
 export interface Scenario {

@@ -46,6 +46,8 @@ export interface World {
   pki: TestPki | undefined;
   chain: TestChain | undefined;
   listeners: ListenerHandle | undefined;
+  /** Where a management console sits on the run's LAN (`wsman:` steps connect from here: remote). */
+  consoleAddress: string;
   /** Device ids and group names → device ids. */
   groups: Map<string, string[]>;
   ids: string[];
@@ -54,18 +56,21 @@ export interface World {
 
 let runCounter = 0;
 
+/** The admin password the reference server and `remote` steps set when a scenario names none. */
+export const DEFAULT_REMOTE_PASSWORD = 'P@ssw0rd-amtemu';
+
 /** The firmware's hello port (NVRAM default), used on a run's own in-process LAN. */
 const DEFAULT_HELLO_PORT = 9971;
 
 /**
  * A /22 of 127.0.0.0/8 for this run: 127.A.B.0 with A from the process and thread and B from a
  * counter, so parallel vitest workers and consecutive runs never share device addresses.
- * .1 is the DHCP/DNS server, .2 the provisioning server, devices start at .10.
+ * .1 is the DHCP/DNS server, .2 the provisioning server, .3 a management console, devices start at .10.
  */
-export function allocateBlock(): { server: string; provisioning: string; ipBase: string } {
+export function allocateBlock(): { server: string; provisioning: string; console: string; ipBase: string } {
   const a = 64 + ((process.pid * 7 + threadId * 13) % 160);
   const b = ((runCounter++ % 63) * 4) + 1;
-  return { server: `127.${a}.${b}.1`, provisioning: `127.${a}.${b}.2`, ipBase: `127.${a}.${b}.10` };
+  return { server: `127.${a}.${b}.1`, provisioning: `127.${a}.${b}.2`, console: `127.${a}.${b}.3`, ipBase: `127.${a}.${b}.10` };
 }
 
 const pkiCache = new Map<string, Promise<TestPki>>();
@@ -178,7 +183,7 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
           bind: block.provisioning,
           helloPort: port,
           ...(listeners?.ports.https ? { deviceWsmanPort: listeners.ports.https } : {}),
-          profiles: [{ name: 'default', adminPassword: ref.adminPassword ?? 'P@ssw0rd-amtemu', mebxPassword: ref.mebxPassword ?? 'Mebx-P@ssw0rd', tls: ref.tls ?? false }],
+          profiles: [{ name: 'default', adminPassword: ref.adminPassword ?? DEFAULT_REMOTE_PASSWORD, mebxPassword: ref.mebxPassword ?? 'Mebx-P@ssw0rd', tls: ref.tls ?? false }],
           chains: [{ name: chain!.variant, chainPem: chain!.chainPem, keyPem: chain!.keyPem, rootHashes: chain!.rootHashes }],
           ...(ref.pskPairs?.length ? { pskPairs: ref.pskPairs.map((p) => ({ pid: p.pid, pps: p.pps })) } : {}),
           // The fake DNS knows every leased name; the server asks it, not the host's resolver.
@@ -197,13 +202,16 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
       await endpoint.up();
     }
 
+    // A console's wsman steps need the WS-Man ports even without the reference server.
+    if (!listeners && s.steps.some((st) => st.wsman !== undefined)) listeners = await (opts.attachListeners ?? fleetListeners)(emu, faults);
+
     const { ids, groups } = deviceNames(s);
     for (const d of s.devices ?? []) {
       const members = groups.get(d.id)!;
       for (const id of members) addScenarioDevice(emu, id, d, endpoint, pki);
     }
     const world: World = {
-      clock, virtual, emu, endpoint, faults, pki, chain, listeners, groups, ids,
+      clock, virtual, emu, endpoint, faults, pki, chain, listeners, consoleAddress: block.console, groups, ids,
       close: async () => {
         await stopEndpoint(endpoint!, virtual);
         await listeners?.close().catch(() => undefined);
