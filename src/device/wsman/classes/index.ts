@@ -5,6 +5,7 @@ import { generalSettings } from './general.js';
 import { hostBasedSetupService } from './hostbased.js';
 import { publicKeyCertificate, publicKeyManagementService, publicPrivateKeyPair } from './keys.js';
 import { computerSystemPackageClass, ethernetPortSettings, softwareIdentity, timeSynchronizationService } from './platform.js';
+import { powerClasses } from './power.js';
 import { auditRecordClasses, provisioningRecordLog } from './records.js';
 import { setupAndConfigurationService } from './setup.js';
 import { tlsCredentialContext, tlsSettingData } from './tls.js';
@@ -25,6 +26,7 @@ const ALL: WsmanClass[] = [
   tlsCredentialContext,
   provisioningRecordLog,
   ...auditRecordClasses,
+  ...powerClasses,
 ];
 
 export const CLASSES: Readonly<Record<string, WsmanClass>> = Object.freeze(Object.fromEntries(ALL.map((c) => [c.className, c])));
