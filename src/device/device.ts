@@ -186,8 +186,9 @@ export class AmtDevice {
     this.stopNetwork();
     this.remoteSession = undefined;
     this.pin = undefined;
-    this.record('power.off', { reason, windowElapsedMs: this.img.provisioning.window.elapsedMs });
+    // The host drops with the AC first; power.off stays the last event of the two (the API shows it).
     this.hostPower.acOff(reason);
+    this.record('power.off', { reason, windowElapsedMs: this.img.provisioning.window.elapsedMs });
   }
 
   setLink(up: boolean): void {
