@@ -92,7 +92,7 @@ export const HOST_POWER_TIMING = {
 } as const;
 
 /** Who caused a host power change (timeline `origin`). */
-export type HostPowerOrigin = 'wsman' | 'ac' | 'api' | 'os';
+export type HostPowerOrigin = 'wsman' | 'ac' | 'api';
 
 export interface HostPowerRequestResult {
   returnValue: number;
@@ -179,7 +179,7 @@ export class HostPower {
    */
   request(value: number, origin: HostPowerOrigin = 'wsman'): HostPowerRequestResult {
     const refuse = (returnValue: number, reason: string): HostPowerRequestResult => {
-      this.opts.record('power.host-refused', { requested: value, requestedName: powerStateName(value), state: this.current, powerState: this.powerState, origin, returnValue, reason }, returnValue === RequestPowerStateChangeReturn.InvalidParameter ? 'INVALID_PARAMETER' : 'NOT_PERMITTED');
+      this.opts.record('hostpower.refused', { requested: value, requestedName: powerStateName(value), state: this.current, powerState: this.powerState, origin, returnValue, reason }, returnValue === RequestPowerStateChangeReturn.InvalidParameter ? 'INVALID_PARAMETER' : 'NOT_PERMITTED');
       return { returnValue, reason };
     };
     if (!Number.isInteger(value) || value < PowerState.On || value > PowerState.PowerCycleOffHardGraceful) {
@@ -224,14 +224,14 @@ export class HostPower {
       case PowerState.DiagnosticInterruptNmi:
         // An NMI to the running OS: no power state change (the OS decides what to do with it).
         this.lastRequested = value;
-        this.opts.record('power.host-nmi', { origin, powerState: this.powerState });
+        this.opts.record('hostpower.nmi', { origin, powerState: this.powerState });
         return { returnValue: RequestPowerStateChangeReturn.CompletedWithNoError };
       default:
         return refuse(RequestPowerStateChangeReturn.UnknownOrUnspecifiedError, `${powerStateName(value)} is not modelled`);
     }
     this.lastRequested = value;
     this.pending = { requested: value, origin };
-    this.opts.record('power.host-requested', { requested: value, requestedName: powerStateName(value), from: this.powerState, state: this.current, origin, expectedMs: steps.reduce((n, s) => n + s.afterMs, 0) });
+    this.opts.record('hostpower.requested', { requested: value, requestedName: powerStateName(value), from: this.powerState, state: this.current, origin, expectedMs: steps.reduce((n, s) => n + s.afterMs, 0) });
     this.steps = steps;
     this.armNext();
     return { returnValue: RequestPowerStateChangeReturn.CompletedWithNoError };
@@ -266,11 +266,11 @@ export class HostPower {
       const p = this.pending;
       const meta = { origin: p?.origin ?? 'wsman', requested: p?.requested };
       if (step.to === 'reset') {
-        this.opts.record('power.host', { from: this.powerState, to: this.powerState, fromState: this.current, toState: this.current, reset: true, ...meta });
+        this.opts.record('hostpower.changed', { from: this.powerState, to: this.powerState, fromState: this.current, toState: this.current, reset: true, ...meta });
       } else if (step.to !== undefined) {
         this.enter(step.to, meta);
       } else {
-        this.opts.record('power.host-ready', { state: this.current, ...meta });
+        this.opts.record('hostpower.ready', { state: this.current, ...meta });
       }
       if (this.steps.length === 0) this.pending = undefined;
       else this.armNext();
@@ -281,6 +281,6 @@ export class HostPower {
     if (to === this.current) return;
     const from = this.current;
     this.current = to;
-    this.opts.record('power.host', { from: REPORTED_POWER_STATE[from], to: REPORTED_POWER_STATE[to], fromState: from, toState: to, ...meta });
+    this.opts.record('hostpower.changed', { from: REPORTED_POWER_STATE[from], to: REPORTED_POWER_STATE[to], fromState: from, toState: to, ...meta });
   }
 }

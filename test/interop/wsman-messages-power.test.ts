@@ -86,7 +86,7 @@ describe('host power control over WS-Man with real clients', () => {
       expect(off['PowerState']).toBe('8');
       expect(off['AvailableRequestedPowerStates']).toBe('2');
       expect(off['RequestedPowerState']).toBe('8');
-      expect(dmt.device.timeline.query({ type: 'power.host' }).at(-1)!.data).toMatchObject({ from: 2, to: 8, requested: 8, origin: 'wsman' });
+      expect(dmt.device.timeline.query({ type: 'hostpower.changed' }).at(-1)!.data).toMatchObject({ from: 2, to: 8, requested: 8, origin: 'wsman' });
       // MPS #2278: with the host off AMT leaves OSPowerSavingState out.
       const ipsOff = (await send(ips.PowerManagementService.Get()))['IPS_PowerManagementService'] as Parsed;
       expect(ipsOff['OSPowerSavingState']).toBeUndefined();
@@ -114,7 +114,7 @@ describe('host power control over WS-Man with real clients', () => {
       const call = (state: number) => new Promise<{ status: number; rv: unknown }>((resolve) => stack.RequestPowerStateChange(state, (_s, _n, r, status) => resolve({ status, rv: r?.Body['ReturnValue'] })));
       expect(await call(10)).toEqual({ status: 200, rv: 0 });
       await mesh.clock.advance(0);
-      expect(mesh.device.timeline.query({ type: 'power.host' }).at(-1)!.data).toMatchObject({ reset: true, requested: 10 });
+      expect(mesh.device.timeline.query({ type: 'hostpower.changed' }).at(-1)!.data).toMatchObject({ reset: true, requested: 10 });
       // Busy in POST: a second action is refused until the BIOS is done.
       expect(await call(5)).toEqual({ status: 200, rv: 2 });
       await mesh.clock.advance(T.BIOS_MS);

@@ -23,7 +23,7 @@ describe('HostPower state machine', () => {
     d.powerOff('loss');
     expect(d.hostPower.state).toBe('G3');
     expect(d.hostPower.powerState).toBe(6);
-    const last = timeline.query({ type: 'power.host' }).at(-1)!;
+    const last = timeline.query({ type: 'hostpower.changed' }).at(-1)!;
     expect(last.data).toMatchObject({ from: 2, to: 6, fromState: 'S0', toState: 'G3', origin: 'ac', reason: 'loss' });
     d.powerOn();
     expect(d.hostPower.state).toBe('S0');
@@ -43,8 +43,8 @@ describe('HostPower state machine', () => {
     expect(d.hostPower.transitioning).toBe(false);
     expect(d.hostPower.availableRequests()).toEqual([2]);
     expect(d.hostPower.requestedPowerState).toBe(8);
-    const ev = timeline.query({ type: 'power.host' }).at(-1)!;
-    expect(ev.t).toBe(timeline.query({ type: 'power.host-requested' }).at(-1)!.t + T.OFF_MS);
+    const ev = timeline.query({ type: 'hostpower.changed' }).at(-1)!;
+    expect(ev.t).toBe(timeline.query({ type: 'hostpower.requested' }).at(-1)!.t + T.OFF_MS);
     expect(ev.data).toMatchObject({ from: 2, to: 8, requested: 8, origin: 'wsman' });
   });
 
@@ -67,7 +67,7 @@ describe('HostPower state machine', () => {
     const t0 = clock.now();
     expect(d.hostPower.request(PowerState.PowerCycleOffSoft).returnValue).toBe(0);
     await clock.advance(T.OFF_MS + T.CYCLE_HOLD_MS + T.BIOS_MS);
-    const changes = timeline.query({ type: 'power.host', since: t0 + 1 });
+    const changes = timeline.query({ type: 'hostpower.changed', since: t0 + 1 });
     expect(changes.map((e) => [e.t - t0, e.data['from'], e.data['to']])).toEqual([
       [T.OFF_MS, 2, 8],
       [T.OFF_MS + T.CYCLE_HOLD_MS, 8, 2],
@@ -79,7 +79,7 @@ describe('HostPower state machine', () => {
     const { device: d, clock, timeline } = await device();
     expect(d.hostPower.request(PowerState.MasterBusReset).returnValue).toBe(0);
     await clock.advance(0);
-    expect(timeline.query({ type: 'power.host' }).at(-1)!.data).toMatchObject({ from: 2, to: 2, reset: true, requested: 10 });
+    expect(timeline.query({ type: 'hostpower.changed' }).at(-1)!.data).toMatchObject({ from: 2, to: 2, reset: true, requested: 10 });
     expect(d.hostPower.powerState).toBe(2);
     expect(d.hostPower.running).toBe(false);
     await clock.advance(T.BIOS_MS);
@@ -101,7 +101,7 @@ describe('HostPower state machine', () => {
     expect(d.hostPower.request(PowerState.MasterBusReset).returnValue).toBe(2);
     expect(d.hostPower.request(PowerState.PowerCycleOffSoft).returnValue).toBe(2);
     expect(d.hostPower.state).toBe('S5');
-    const refused = timeline.query({ type: 'power.host-refused' });
+    const refused = timeline.query({ type: 'hostpower.refused' });
     expect(refused.map((e) => e.code)).toEqual(['NOT_PERMITTED', 'INVALID_PARAMETER', 'INVALID_PARAMETER', 'INVALID_PARAMETER', 'NOT_PERMITTED', 'NOT_PERMITTED', 'NOT_PERMITTED', 'NOT_PERMITTED']);
   });
 
@@ -134,7 +134,7 @@ describe('HostPower state machine', () => {
     d.hostPower.request(PowerState.PowerCycleOffSoft);
     await clock.advance(T.OFF_MS);
     d.powerOff('loss');
-    expect(timeline.query({ type: 'power.host' }).at(-1)!.data).toMatchObject({ toState: 'G3', interrupted: 5 });
+    expect(timeline.query({ type: 'hostpower.changed' }).at(-1)!.data).toMatchObject({ toState: 'G3', interrupted: 5 });
     await clock.advance(T.CYCLE_HOLD_MS + T.BIOS_MS);
     expect(d.hostPower.state).toBe('G3');
     expect(d.hostPower.request(PowerState.On)).toMatchObject({ returnValue: 2 });

@@ -51,7 +51,7 @@ describe('power classes: bad input', () => {
     expect(output(await h.call(noElement), 'RequestPowerStateChange')['ReturnValue']).toBe('5');
     expect(output(await h.call(cim.PowerManagementService.RequestPowerStateChange(99 as never)), 'RequestPowerStateChange')['ReturnValue']).toBe('5');
     expect(device.hostPower.transitioning).toBe(false);
-    expect(timeline.query({ type: 'power.host-refused' }).every((e) => e.code === 'INVALID_PARAMETER')).toBe(true);
+    expect(timeline.query({ type: 'hostpower.refused' }).every((e) => e.code === 'INVALID_PARAMETER')).toBe(true);
     const assoc = (await h.call(cim.PowerManagementService.Get())).body['CIM_PowerManagementService'] as Parsed;
     expect(assoc['SystemName']).toBe('Intel(r) AMT');
   });

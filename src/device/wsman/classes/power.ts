@@ -96,7 +96,7 @@ export const powerManagementServiceClass: WsmanClass = {
       const v = (param(input, 'PowerState') ?? '').trim();
       if (!/^\d{1,5}$/.test(v) || !namesManagedSystem(raw)) {
         const reason = /^\d{1,5}$/.test(v) ? 'ManagedElement does not name CIM_ComputerSystem ManagedSystem' : `PowerState "${v.slice(0, 20)}" is not a number`;
-        ctx.device.record('power.host-refused', { requested: v.slice(0, 20), origin: 'wsman', returnValue: RequestPowerStateChangeReturn.InvalidParameter, reason }, 'INVALID_PARAMETER');
+        ctx.device.record('hostpower.refused', { requested: v.slice(0, 20), origin: 'wsman', returnValue: RequestPowerStateChangeReturn.InvalidParameter, reason }, 'INVALID_PARAMETER');
         return { returnValue: RequestPowerStateChangeReturn.InvalidParameter };
       }
       return { returnValue: ctx.device.hostPower.request(Number(v), 'wsman').returnValue };
