@@ -26,6 +26,8 @@ export interface DeviceSummary {
   plannedAddress: string | null;
   hostname: string;
   window: { kind: string; remainingMs: number; hellosSent: number };
+  /** The host's power as the ME sees it (src/device/host-power.ts): S-state, CIM PowerState, a change in progress. */
+  hostPower: { state: string; powerState: number; transitioning: boolean; osAgent: boolean };
   lastEvent: TimelineEvent | null;
   /** User consent: OptInState, the code shown on the host screen (what the user would read out), policy. */
   consent: { state: number; code: string | null; optInRequired: number; sessions: number };
@@ -51,6 +53,7 @@ export function summarize(emu: Emulator, d: AmtDevice, last: TimelineEvent | und
     plannedAddress: emu.plannedAddress(d.id) ?? null,
     hostname: img.network.hostname,
     window: { kind: w.kind, remainingMs: Math.round(w.remainingMs), hellosSent: w.hellosSent },
+    hostPower: { state: d.hostPower.state, powerState: d.hostPower.powerState, transitioning: d.hostPower.transitioning, osAgent: d.hostPower.osAgent },
     lastEvent: last ?? null,
     consent: { ...peekUserConsent(d), optInRequired: consentSettings(img).optInRequired },
     redirection: (({ enabledState, listenerEnabled, kvmEnabled }) => ({ enabledState, listenerEnabled, kvmEnabled }))(redirectionSettings(img)),
@@ -74,6 +77,10 @@ export const DEVICE_SUMMARY_SCHEMA = {
     plannedAddress: { type: ['string', 'null'] },
     hostname: { type: 'string' },
     window: { type: 'object', properties: { kind: { type: 'string' }, remainingMs: { type: 'number' }, hellosSent: { type: 'integer' } } },
+    hostPower: {
+      type: 'object',
+      properties: { state: { type: 'string', enum: ['S0', 'S3', 'S4', 'S5', 'G3'] }, powerState: { type: 'integer' }, transitioning: { type: 'boolean' }, osAgent: { type: 'boolean' } },
+    },
     lastEvent: { type: ['object', 'null'], additionalProperties: true },
     consent: {
       type: 'object',

@@ -36,6 +36,7 @@ function oneLine(s: string): string {
 const CONFLICT_CODES = new Set<string>([
   'ILLEGAL_TRANSITION', 'INVALID_AMT_MODE', 'NOT_PERMITTED', 'DATA_MISSING', 'HASH_TABLE_FULL', 'HASH_DUPLICATE',
   'PSK_NOT_SUPPORTED', 'REMOTE_CONFIG_NEEDS_WIRED_LAN', 'SETUP_BIN_NO_RECORD',
+  'HOST_OFF',
 ]);
 
 /** A wrong MEBx password is a refused login (the request was well formed). */

@@ -59,6 +59,8 @@ export type AmtErrorCode =
   | 'SETUP_BIN_NO_RECORD'
   | 'MEBX_PASSWORD_WRONG'
   | 'OUTSIDE_HOME_DOMAIN'
+  // host power (src/device/host-power.ts): the host OS is not running, so no host (MEI) command can be sent
+  | 'HOST_OFF'
   // authentication (brute-force lockout, src/device/http/amt-http.ts)
   | 'AUTH_LOCKED_OUT'
   // input validation at the edges

@@ -15,6 +15,7 @@ import type { DeviceNetwork, DhcpHandle, DhcpLease, HelloTarget } from './enviro
 import { helloFor } from './hello.js';
 import { HELLO_TIMING, helloSlotOffset, nextHelloOffset } from './hello-schedule.js';
 import { HostInterface } from './host-interface.js';
+import { HostPower } from './host-power.js';
 import { applyFullUnprovision, applyPartialUnprovision, checkTransition, type LifecycleReason } from './lifecycle.js';
 import { cloneImageData, withWindow } from './nvram-draft.js';
 import { portAnswers, type Origin } from './port-policy.js';
@@ -67,6 +68,8 @@ export class AmtDevice {
   readonly clock: Clock;
   readonly timeline: Timeline;
   readonly host: HostInterface;
+  /** The host's S-state as the ME sees it (host-power.ts); runtime only, follows AC power. */
+  readonly hostPower: HostPower;
   private img: NvramImage;
   private readonly network: DeviceNetwork | undefined;
   private readonly persistFn: ((image: Readonly<NvramImage>) => NvramImage | void) | undefined;
@@ -104,6 +107,7 @@ export class AmtDevice {
     this.random = opts.random ?? ((n) => randomBytes(n));
     this.tlsCertificate = opts.tlsCertificate;
     this.host = new HostInterface(this);
+    this.hostPower = new HostPower({ clock: this.clock, deviceId: this.id, record: (type, data, code) => this.record(type, data, code) });
   }
 
   // ---- read side ---------------------------------------------------------------------------
@@ -166,6 +170,7 @@ export class AmtDevice {
     this.poweredOn = true;
     this.windowMark = this.clock.now();
     this.record('power.on', { state: this.state, controlMode: this.controlMode });
+    this.hostPower.acOn();
     if (this.linkUp) this.startNetwork();
     this.armWindow();
   }
@@ -183,6 +188,8 @@ export class AmtDevice {
     this.remoteSession = undefined;
     this.pin = undefined;
     userConsentFor(this).reset('power off'); // consent is RAM state
+    // The host drops with the AC first; power.off stays the last event of the two (the API shows it).
+    this.hostPower.acOff(reason);
     this.record('power.off', { reason, windowElapsedMs: this.img.provisioning.window.elapsedMs });
   }
 
@@ -587,6 +594,8 @@ export class AmtDevice {
    * the rules are in port-policy.ts.
    */
   portOpen(port: number, origin: Origin): boolean {
+    // LMS runs in the host OS: with the host asleep, off or in POST nothing connects locally.
+    if (origin === 'local' && !this.hostPower.running) return false;
     return portAnswers({ powered: this.poweredOn, state: this.state, profile: this.profile, image: this.img, outsideHome: this.outsideHome, windowOpen: this.windowOpen() }, port, origin);
   }
 }

@@ -13,6 +13,13 @@ import { PthiStatus, pthiStatusName, type PthiStatusCode } from './pthi.js';
 export interface PthiResult<T = undefined> {
   status: PthiStatusCode;
   value?: T;
+  /**
+   * HOST_OFF: the command never reached the ME — the host OS that would send it is not running
+   * (S3/S4/S5 or still in POST, host-power.ts). The status is NOT_READY for callers that only
+   * look at the status.
+   */
+  code?: 'HOST_OFF';
+  message?: string;
 }
 
 /** CFG_StartConfigurationHBased request fields (reference §5.4, SDK cfgstartconfigurationHBased.htm). */
@@ -48,12 +55,22 @@ export class HostInterface {
   constructor(private readonly device: AmtDevice) {}
 
   private done<T>(command: string, status: PthiStatusCode, value?: T, data: Record<string, unknown> = {}): PthiResult<T> {
+    // ready() is every command's first check, so NOT_READY with the ME up and the host down is
+    // "the OS agent could not send it", which gets its own code.
+    const hostOff = status === PthiStatus.NOT_READY && this.device.powered && !this.device.hostPower.running;
+    if (hostOff) {
+      const hp = this.device.hostPower;
+      const message = `host is ${hp.state}${hp.transitioning ? ' (power transition in progress)' : ''}: no OS to send ${command}`;
+      this.device.record(`host.${command}`, { status: pthiStatusName(status), hostState: hp.state, message, ...data }, 'HOST_OFF');
+      return { status, code: 'HOST_OFF', message };
+    }
     this.device.record(`host.${command}`, { status: pthiStatusName(status), ...data }, status === PthiStatus.SUCCESS ? undefined : pthiStatusName(status));
     return value === undefined ? { status } : { status, value };
   }
 
+  /** The ME is powered and the host OS (the agent's side of MEI) is running (host-power.ts). */
   private ready(): boolean {
-    return this.device.powered;
+    return this.device.powered && this.device.hostPower.running;
   }
 
   getProvisioningState(): PthiResult<0 | 1 | 2> {
@@ -202,9 +219,10 @@ export class HostInterface {
    * ExtendProvisioningPeriod (1–24 h per call, reference §1.4). The SCA sends it over WS-Man;
    * exposed here too so agents and scenarios can drive it.
    */
-  extendProvisioningPeriod(hours: number): PthiResult {
+  extendProvisioningPeriod(hours: number, via: 'host' | 'wsman' = 'host'): PthiResult {
     const d = this.device;
-    if (!this.ready()) return this.done('ExtendProvisioningPeriod', PthiStatus.NOT_READY);
+    // Over WS-Man the SCA reaches the ME directly: the host's power state does not matter.
+    if (via === 'wsman' ? !d.powered : !this.ready()) return this.done('ExtendProvisioningPeriod', PthiStatus.NOT_READY);
     if (!Number.isInteger(hours) || hours < 1 || hours > d.profile.setup.maxExtendHours) {
       return this.done('ExtendProvisioningPeriod', PthiStatus.INVALID_PARAMETER, undefined, { hours, max: d.profile.setup.maxExtendHours });
     }

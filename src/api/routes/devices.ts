@@ -3,6 +3,7 @@
  * commands an OS agent sends (reference §2.2), and unprovision.
  */
 import type { FastifyInstance } from 'fastify';
+import { AmtError } from '../../common/errors.js';
 import type { AmtDevice } from '../../device/device.js';
 import type { PthiResult } from '../../device/host-interface.js';
 import { pthiStatusName } from '../../device/pthi.js';
@@ -59,7 +60,7 @@ export const HOST_COMMANDS: Record<string, HostCommand> = {
         hostVpnEnable: (b['hostVpnEnable'] as boolean | undefined) ?? false,
         dnsSuffixList: (b['dnsSuffixList'] as string[] | undefined) ?? [],
       });
-      return r.value ? { status: r.status, value: { hashAlgorithm: r.value.hashAlgorithm, amtCertHash: r.value.amtCertHash.toString('hex') } } : { status: r.status };
+      return r.value ? { status: r.status, value: { hashAlgorithm: r.value.hashAlgorithm, amtCertHash: r.value.amtCertHash.toString('hex') } } : { status: r.status, ...(r.code ? { code: r.code, message: r.message } : {}) };
     },
   },
   extendProvisioningPeriod: {
@@ -182,7 +183,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
       schema: {
         tags: ['host commands'],
         summary: cmd.summary,
-        description: 'Answers 200 with the PTHI status the firmware returns (0 SUCCESS); a refusal is a status, not an HTTP error.',
+        description: 'Answers 200 with the PTHI status the firmware returns (0 SUCCESS); a refusal is a status, not an HTTP error. 409 HOST_OFF when the host OS is not running (S3/S4/S5 or POST), so no agent can send the command.',
         params: ID_PARAMS,
         body: cmd.body ?? NO_BODY,
       },
@@ -190,6 +191,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     }, async (req) => {
       const d = deviceOr404(deps, (req.params as { id: string }).id);
       const r = await cmd.run(d, (req.body as Record<string, unknown> | undefined) ?? {});
+      // Not a firmware refusal: the host OS that would send the command is not running (409 HOST_OFF).
+      if (r.code === 'HOST_OFF') throw new AmtError('HOST_OFF', r.message ?? 'the host is not running');
       return { command: name, status: r.status, statusName: pthiStatusName(r.status), ...(r.value !== undefined ? { value: r.value } : {}) };
     });
   }

@@ -5,7 +5,7 @@
  * `wsman.<Class>.<Method>` timeline event with its ReturnValue.
  */
 import { NS, Faults, isFault, type WsmanFault } from './faults.js';
-import { buildEnvelope, eprXml, epr, faultEnvelope, instanceXml, propXml, type Instance } from './envelope.js';
+import { bodyPrefix, buildEnvelope, eprXml, epr, faultEnvelope, instanceXml, propXml, type Instance } from './envelope.js';
 import { asObject, readProperties, type WsmanRequest } from './request.js';
 import { CLASSES } from './classes/index.js';
 import { uriOf, type Account, type WsmanClass, type WsmanContext } from './types.js';
@@ -190,7 +190,11 @@ export class WsmanService {
     const maxRaw = Number(typeof pull['MaxElements'] === 'string' ? pull['MaxElements'] : '1');
     const max = Number.isInteger(maxRaw) && maxRaw > 0 ? Math.min(maxRaw, 1000) : 1;
     const batch = en.items.splice(0, max);
-    const items = batch.map((i) => (i.resourceUri === classNs ? instanceXml('h', i) : instanceXml('j', i, true))).join('');
+    // Items of a subclass (CIM_ServiceAvailableToElement → CIM_AssociatedPowerManagementService) get
+    // their namespace declared on the envelope like the class's own, not on the item: MeshCentral's
+    // parser (amt-xml.js _ParseWsmanRec) wraps any element with attributes in {Value: …}.
+    const foreign = [...new Set(batch.map((i) => i.resourceUri).filter((u) => u !== classNs))];
+    const items = batch.map((i) => (i.resourceUri === classNs ? instanceXml('h', i) : instanceXml(bodyPrefix(3 + foreign.indexOf(i.resourceUri)), i))).join('');
     let tail: string;
     if (en.items.length === 0) {
       ctx.state.enumerations.delete(id);
@@ -198,6 +202,6 @@ export class WsmanService {
     } else {
       tail = `<g:EnumerationContext>${id}</g:EnumerationContext>`;
     }
-    return env(`${E}PullResponse`, [NS.enumeration, classNs, NS.common], `<g:PullResponse><g:Items>${items}</g:Items>${tail}</g:PullResponse>`);
+    return env(`${E}PullResponse`, [NS.enumeration, classNs, NS.common, ...foreign], `<g:PullResponse><g:Items>${items}</g:Items>${tail}</g:PullResponse>`);
   }
 }

@@ -6,6 +6,7 @@ import { generalSettings } from './general.js';
 import { hostBasedSetupService } from './hostbased.js';
 import { publicKeyCertificate, publicKeyManagementService, publicPrivateKeyPair } from './keys.js';
 import { computerSystemPackageClass, ethernetPortSettings, softwareIdentity, timeSynchronizationService } from './platform.js';
+import { powerClasses } from './power.js';
 import { auditRecordClasses, provisioningRecordLog } from './records.js';
 import { kvmRedirectionSap, kvmRedirectionSettingData, redirectionService } from './redirection.js';
 import { setupAndConfigurationService } from './setup.js';
@@ -31,6 +32,7 @@ const ALL: WsmanClass[] = [
   kvmRedirectionSap,
   kvmRedirectionSettingData,
   optInServiceClass,
+  ...powerClasses,
 ];
 
 export const CLASSES: Readonly<Record<string, WsmanClass>> = Object.freeze(Object.fromEntries(ALL.map((c) => [c.className, c])));

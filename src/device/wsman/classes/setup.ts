@@ -159,7 +159,7 @@ export const setupAndConfigurationService: WsmanClass = {
     GetUuid: (ctx) => ({ returnValue: 0, out: { UUID: uuidToGuidBytes(ctx.device.nvram.uuid).toString('base64') } }),
     ExtendProvisioningPeriod: (ctx, input) => {
       const hours = Number(param(input, 'Duration') ?? '');
-      const r = ctx.device.host.extendProvisioningPeriod(hours);
+      const r = ctx.device.host.extendProvisioningPeriod(hours, 'wsman');
       return { returnValue: r.status === 0 ? 0 : r.status === 36 ? 36 : 16 };
     },
     GetUnprovisionBlockingComponents: () => ({ returnValue: 0, out: { UnprovisionBlockingComponents: [] } }),

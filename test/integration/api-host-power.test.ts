@@ -1,0 +1,56 @@
+/**
+ * The host's power state through the control API: the device view shows it, and a host (PTHI)
+ * command while the host OS is down answers 409 HOST_OFF instead of a PTHI status.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApi, type ControlApi } from '../../src/api/server.js';
+import { HOST_POWER_TIMING as T, PowerState } from '../../src/device/host-power.js';
+import { startFleet, type RunningFleet } from '../../src/fleet/fleet-runner.js';
+
+let fleet: RunningFleet;
+let api: ControlApi;
+
+async function call(method: 'GET' | 'POST', url: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = await api.app.inject({ method, url, ...(body !== undefined ? { payload: body as object } : {}) });
+  return { status: r.statusCode, json: JSON.parse(r.body) };
+}
+const advance = (ms: number) => call('POST', '/api/time/advance', { by: `${ms / 1000}s` });
+
+beforeAll(async () => {
+  fleet = await startFleet({
+    time: 'virtual',
+    seed: 'api-host-power',
+    network: { ipBase: '127.94.1.10', serverAddress: '127.94.1.1', dhcpPort: 0, dnsPort: 0, domain: 'corp.example.test' },
+    provisioning: { kind: 'address', address: '127.94.1.2', port: 9 },
+    ports: { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null },
+    defaults: { state: 'factory', profile: 'amt16', adminPassword: 'P@ssw0rd' },
+    devices: [{ id: 'pc1', fields: { trigger: 'listen' } }],
+  });
+  api = await buildApi({ emu: fleet.emu, clock: fleet.clock, virtual: fleet.virtual, faults: fleet.faults, name: 'api-host-power' });
+  fleet.emu.powerOnAll();
+  expect((await advance(1000)).status).toBe(200);
+}, 30_000);
+
+afterAll(async () => {
+  await api?.close();
+  await fleet?.stop();
+});
+
+describe('host power in the API', () => {
+  it('device view shows hostPower; host commands answer 409 HOST_OFF while the host is in S5, 200 again after power-on', async () => {
+    expect((await call('GET', '/api/devices/pc1')).json.hostPower).toEqual({ state: 'S0', powerState: 2, transitioning: false, osAgent: false });
+    expect((await call('POST', '/api/devices/pc1/host/getUuid')).json).toMatchObject({ status: 0 });
+    const d = fleet.emu.device('pc1');
+    expect(d.hostPower.request(PowerState.OffSoft, 'api').returnValue).toBe(0);
+    expect((await call('GET', '/api/devices/pc1')).json.hostPower).toMatchObject({ state: 'S0', transitioning: true });
+    await advance(T.OFF_MS);
+    expect((await call('GET', '/api/devices/pc1')).json.hostPower).toMatchObject({ state: 'S5', powerState: 8, transitioning: false });
+    const off = await call('POST', '/api/devices/pc1/host/getProvisioningState');
+    expect(off.status).toBe(409);
+    expect(off.json.error.code).toBe('HOST_OFF');
+    expect(off.json.error.message).toMatch(/S5/);
+    d.hostPower.request(PowerState.On, 'api');
+    await advance(T.POWER_UP_MS + T.BIOS_MS);
+    expect((await call('POST', '/api/devices/pc1/host/getProvisioningState')).json).toMatchObject({ status: 0, value: 0 });
+  });
+});
