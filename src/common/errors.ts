@@ -61,6 +61,8 @@ export type AmtErrorCode =
   | 'OUTSIDE_HOME_DOMAIN'
   // host power (src/device/host-power.ts): the host OS is not running, so no host (MEI) command can be sent
   | 'HOST_OFF'
+  // a host power off or cycle refused while a redirection session is open (reference guide, Change System Power State)
+  | 'REDIRECTION_ACTIVE'
   // authentication (brute-force lockout, src/device/http/amt-http.ts)
   | 'AUTH_LOCKED_OUT'
   // input validation at the edges

@@ -19,7 +19,7 @@ import { HostPower } from './host-power.js';
 import { applyFullUnprovision, applyPartialUnprovision, checkTransition, type LifecycleReason } from './lifecycle.js';
 import { cloneImageData, withWindow } from './nvram-draft.js';
 import { portAnswers, type Origin } from './port-policy.js';
-import { configuredDefaults, userConsentFor } from './user-consent.js';
+import { configuredDefaults, peekUserConsent, userConsentFor } from './user-consent.js';
 
 export interface AmtDeviceOptions {
   image: NvramImage;
@@ -107,7 +107,7 @@ export class AmtDevice {
     this.random = opts.random ?? ((n) => randomBytes(n));
     this.tlsCertificate = opts.tlsCertificate;
     this.host = new HostInterface(this);
-    this.hostPower = new HostPower({ clock: this.clock, deviceId: this.id, record: (type, data, code) => this.record(type, data, code) });
+    this.hostPower = new HostPower({ clock: this.clock, deviceId: this.id, record: (type, data, code) => this.record(type, data, code), redirectionSessions: () => peekUserConsent(this).sessions });
   }
 
   // ---- read side ---------------------------------------------------------------------------

@@ -110,7 +110,15 @@ export interface HostPowerOptions {
   clock: Clock;
   deviceId: string;
   record: (type: string, data: Record<string, unknown>, code?: string) => void;
+  /** Open SOL / storage-redirection / KVM sessions (they block power off and cycle). */
+  redirectionSessions?: () => number;
 }
+
+/** The requests that take the host down or cycle it (blocked while a redirection session runs). */
+const OFF_OR_CYCLE: readonly number[] = [
+  PowerState.PowerCycleOffSoft, PowerState.OffHard, PowerState.OffSoft, PowerState.PowerCycleOffHard,
+  PowerState.OffSoftGraceful, PowerState.OffHardGraceful, PowerState.PowerCycleOffSoftGraceful, PowerState.PowerCycleOffHardGraceful,
+];
 
 export class HostPower {
   private current: HostSleepState = 'G3';
@@ -178,8 +186,8 @@ export class HostPower {
    * reference guide says not to send one; the return value is a choice, the same "not ready").
    */
   request(value: number, origin: HostPowerOrigin = 'wsman'): HostPowerRequestResult {
-    const refuse = (returnValue: number, reason: string): HostPowerRequestResult => {
-      this.opts.record('hostpower.refused', { requested: value, requestedName: powerStateName(value), state: this.current, powerState: this.powerState, origin, returnValue, reason }, returnValue === RequestPowerStateChangeReturn.InvalidParameter ? 'INVALID_PARAMETER' : 'NOT_PERMITTED');
+    const refuse = (returnValue: number, reason: string, code?: string): HostPowerRequestResult => {
+      this.opts.record('hostpower.refused', { requested: value, requestedName: powerStateName(value), state: this.current, powerState: this.powerState, origin, returnValue, reason }, code ?? (returnValue === RequestPowerStateChangeReturn.InvalidParameter ? 'INVALID_PARAMETER' : 'NOT_PERMITTED'));
       return { returnValue, reason };
     };
     if (!Number.isInteger(value) || value < PowerState.On || value > PowerState.PowerCycleOffHardGraceful) {
@@ -188,6 +196,13 @@ export class HostPower {
     if (this.current === 'G3') return refuse(RequestPowerStateChangeReturn.UnknownOrUnspecifiedError, 'no AC power');
     if (this.transitioning) {
       return refuse(RequestPowerStateChangeReturn.UnknownOrUnspecifiedError, `a change to ${powerStateName(this.pending?.requested ?? 0)} is still in progress`);
+    }
+    // Intel AMT Implementation and Reference Guide, "Change System Power State": power cycle and
+    // power off are "rejected as invalid" while a SOL, storage-redirection or KVM session is
+    // active (the console must end the session first). "Invalid" is read as 5 Invalid Parameter.
+    const sessions = this.opts.redirectionSessions?.() ?? 0;
+    if (sessions > 0 && OFF_OR_CYCLE.includes(value)) {
+      return refuse(RequestPowerStateChangeReturn.InvalidParameter, `${powerStateName(value)} while ${sessions} redirection session${sessions === 1 ? '' : 's'} run`, 'REDIRECTION_ACTIVE');
     }
     if (!(this.availableRequests() as number[]).includes(value)) {
       const graceful = [PowerState.SleepDeep, PowerState.Hibernate, PowerState.OffSoftGraceful, PowerState.MasterBusResetGraceful] as number[];

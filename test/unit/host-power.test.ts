@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { HOST_POWER_TIMING as T, PowerState } from '../../src/device/host-power.js';
 import { PthiStatus } from '../../src/device/pthi.js';
+import { userConsentFor } from '../../src/device/user-consent.js';
 import { makeTestDevice, provisionedImage, VirtualClock } from '../fixtures/wsman/device.js';
 
 async function device() {
@@ -15,6 +16,21 @@ async function device() {
 }
 
 describe('HostPower state machine', () => {
+  it('refuses power off and cycle (5 Invalid Parameter, REDIRECTION_ACTIVE) while a redirection session is open; reset still goes', async () => {
+    const { device: d, clock, timeline } = await device();
+    userConsentFor(d).sessionOpened(); // a SOL session started (src/device/redirection/session.ts holds it)
+    expect(d.hostPower.request(PowerState.OffSoft).returnValue).toBe(5);
+    expect(d.hostPower.request(PowerState.PowerCycleOffSoft).returnValue).toBe(5);
+    expect(timeline.query({ type: 'hostpower.refused', code: 'REDIRECTION_ACTIVE' })).toHaveLength(2);
+    expect(d.hostPower.state).toBe('S0');
+    expect(d.hostPower.request(PowerState.MasterBusReset).returnValue).toBe(0);
+    await clock.advance(T.BIOS_MS);
+    userConsentFor(d).sessionClosed();
+    expect(d.hostPower.request(PowerState.OffSoft).returnValue).toBe(0);
+    await clock.advance(T.OFF_MS);
+    expect(d.hostPower.state).toBe('S5');
+  });
+
   it('AC power on puts the host in S0 at once; AC loss takes it to G3 and is on the timeline', async () => {
     const { device: d, timeline } = await device();
     expect(d.hostPower.state).toBe('S0');
