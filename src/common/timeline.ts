@@ -2,8 +2,9 @@ import type { Clock } from '../clock/clock.js';
 
 /**
  * The user-facing record of everything a device did. Event types are dotted names grouped by
- * area: `lifecycle.*`, `power.*`, `dhcp.*`, `dns.*`, `hello.*`, `window.*`, `host.*`, `tls.*`,
- * `pkich.*`, `wsman.*`, `redirection.*`, `nvram.*`, `fault.*`.
+ * area: `lifecycle.*`, `power.*` (AC), `hostpower.*` (the host's S0–S5), `dhcp.*`, `dns.*`,
+ * `hello.*`, `window.*`, `host.*` (host/MEI commands), `tls.*`, `pkich.*`, `wsman.*`,
+ * `redirection.*`, `consent.*` (user consent), `nvram.*`, `fault.*`.
  */
 export interface TimelineEvent {
   /** Virtual milliseconds on the run's clock. */
