@@ -53,4 +53,22 @@ describe('host power in the API', () => {
     await advance(T.POWER_UP_MS + T.BIOS_MS);
     expect((await call('POST', '/api/devices/pc1/host/getProvisioningState')).json).toMatchObject({ status: 0, value: 0 });
   });
+
+  it('POST /host-power changes it as RequestPowerStateChange would, answers refusals with their ReturnValue, and sets the OS agent', async () => {
+    const cycle = await call('POST', '/api/devices/pc1/host-power', { action: 'cycle' });
+    expect(cycle.status).toBe(200);
+    expect(cycle.json).toMatchObject({ returnValue: 0, hostPower: { transitioning: true } });
+    const busy = await call('POST', '/api/devices/pc1/host-power', { action: 'reset' });
+    expect(busy.json).toMatchObject({ returnValue: 2 });
+    expect(busy.json.reason).toMatch(/still in progress/);
+    await advance(T.OFF_MS + T.CYCLE_HOLD_MS + T.BIOS_MS);
+    expect((await call('GET', '/api/devices/pc1')).json.hostPower).toMatchObject({ state: 'S0', transitioning: false });
+    expect(fleet.emu.timeline.query({ deviceId: 'pc1', type: 'hostpower.requested' }).at(-1)!.data).toMatchObject({ requested: 5, origin: 'api' });
+    // Sleep goes through the OS's Intel agent: refused without one, accepted once it runs.
+    expect((await call('POST', '/api/devices/pc1/host-power', { action: 'sleep' })).json.returnValue).toBe(2);
+    expect((await call('POST', '/api/devices/pc1/host-power', { osAgent: true, action: 'sleep' })).json).toMatchObject({ returnValue: 0, hostPower: { osAgent: true } });
+    expect((await call('POST', '/api/devices/pc1/host-power', { action: 'explode' })).status).toBe(400);
+    expect((await call('POST', '/api/devices/pc1/host-power', {})).status).toBe(400);
+    expect((await call('POST', '/api/devices/nope/host-power', { action: 'on' })).status).toBe(404);
+  });
 });

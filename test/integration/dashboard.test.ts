@@ -118,6 +118,15 @@ describe('dashboard', () => {
     consent.cancel();
     await page.locator('#fact-screen', { hasText: /^—$/ }).waitFor({ timeout: 10_000 });
 
+    // The host's own power, from the page: a soft off takes a second of the fleet's clock.
+    expect(await page.textContent('#fact-host')).toBe('on (S0)');
+    await page.getByRole('button', { name: 'Host off' }).click();
+    await page.locator('#dev-result', { hasText: 'host off: ReturnValue 0' }).waitFor({ timeout: 10_000 });
+    await page.locator('#fact-host', { hasText: 'on (S0) · changing' }).waitFor({ timeout: 10_000 });
+    await fetch(`${base}/api/time/advance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: '2s' }) });
+    await page.locator('#fact-host', { hasText: /^soft off \(S5\)$/ }).waitFor({ timeout: 10_000 });
+    expect(fleet.emu.device('desk3').hostPower.state).toBe('S5');
+
     // Back on the fleet page, desk1's row shows the new state and its last event.
     await page.goto(`${base}/#/`);
     await page.locator('#device-rows tr[data-id="desk1"] .power.off').waitFor({ timeout: 10_000 });

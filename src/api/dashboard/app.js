@@ -4,7 +4,7 @@
 
 const state = { devices: new Map(), fleet: null, current: null, filter: '', token: null, source: null };
 const MAX_ROWS = 500;
-const REFRESH_TYPES = /^(power|lifecycle|dhcp\.(lease|released)|link|window|nvram|host|consent)\./;
+const REFRESH_TYPES = /^(power|hostpower|lifecycle|dhcp\.(lease|released)|link|window|nvram|host|consent)\./;
 
 function tokenRequired() { return document.body.dataset.tokenRequired === 'true'; }
 
@@ -136,6 +136,7 @@ function renderDevice(d) {
     fact('state', el('span', { class: 'state ' + d.state, text: d.state })),
     fact('control mode', d.controlMode), fact('mode', d.mode + ' / ' + d.trigger),
     fact('power', d.powered ? 'on' : 'off', 'power ' + (d.powered ? 'on' : 'off')), fact('link', d.link ? 'up' : 'down'),
+    fact('host', fmtHostPower(d.hostPower)),
     fact('address', d.address || '(no lease) ' + (d.plannedAddress || '')), fact('window', fmtWindow(d.window)),
     fact('profile', d.profile + ' ' + d.firmwareVersion), fact('uuid', d.uuid),
     fact('redirection', fmtRedirection(d.redirection)),
@@ -143,6 +144,13 @@ function renderDevice(d) {
     fact('screen', d.consent && d.consent.code ? 'user consent code ' + d.consent.code : '—', d.consent && d.consent.code ? 'consent-code' : ''),
     fact('user consent', d.consent ? OPT_IN_STATE[d.consent.state] || String(d.consent.state) : '—'),
   );
+}
+
+// The host's power as CIM names it (docs/reference-host-power.md).
+function fmtHostPower(h) {
+  if (!h) return '—';
+  const name = { S0: 'on (S0)', S3: 'sleep (S3)', S4: 'hibernate (S4)', S5: 'soft off (S5)', G3: 'no AC (G3)' }[h.state] || h.state;
+  return name + (h.transitioning ? ' · changing' : '') + (h.osAgent ? ' · OS agent' : '');
 }
 
 // IPS_OptInService.OptInState (docs/reference-user-consent.md).
@@ -180,7 +188,8 @@ async function act(method, path, body, label) {
   out.textContent = label + '…';
   try {
     const r = await api(method, path, body);
-    out.textContent = label + ': ' + (r && r.statusName ? r.statusName + (r.value !== undefined ? ' ' + JSON.stringify(r.value) : '') : 'done');
+    const rv = r && r.returnValue !== undefined ? (r.returnValue === 0 ? 'ReturnValue 0' : 'refused, ReturnValue ' + r.returnValue + (r.reason ? ': ' + r.reason : '')) : null;
+    out.textContent = label + ': ' + (r && r.statusName ? r.statusName + (r.value !== undefined ? ' ' + JSON.stringify(r.value) : '') : rv || 'done');
   } catch (e) {
     out.className = 'result err';
     out.textContent = label + ': ' + e.message;
@@ -260,6 +269,7 @@ document.addEventListener('click', (ev) => {
   const id = state.current; if (!id) return;
   const base = '/api/devices/' + encodeURIComponent(id);
   if (b.dataset.power) act('POST', base + '/power', { action: b.dataset.power }, 'power ' + b.dataset.power);
+  else if (b.dataset.hostpower) act('POST', base + '/host-power', { action: b.dataset.hostpower }, 'host ' + b.dataset.hostpower);
   else if (b.dataset.link) act('POST', base + '/link', { up: b.dataset.link === 'true' }, b.dataset.link === 'true' ? 'cable in' : 'cable out');
   else if (b.dataset.host) act('POST', base + '/host/' + b.dataset.host, b.dataset.body ? JSON.parse(b.dataset.body) : {}, b.dataset.host);
   else if (b.dataset.unprovision) act('POST', base + '/unprovision', { kind: b.dataset.unprovision }, 'unprovision ' + b.dataset.unprovision);

@@ -1,15 +1,30 @@
 /**
- * Device routes: list and get, NVRAM read and merge-patch, power and link, the host (PTHI)
+ * Device routes: list and get, NVRAM read and merge-patch, AC power, host power and link, the host (PTHI)
  * commands an OS agent sends (reference §2.2), and unprovision.
  */
 import type { FastifyInstance } from 'fastify';
 import { AmtError } from '../../common/errors.js';
 import type { AmtDevice } from '../../device/device.js';
+import { PowerState } from '../../device/host-power.js';
 import type { PthiResult } from '../../device/host-interface.js';
 import { pthiStatusName } from '../../device/pthi.js';
 import { NVRAM_IMAGE_SCHEMA } from '../../nvram/schema.js';
 import { deviceOr404, ID_PARAMS, type ApiDeps } from '../deps.js';
 import { DEVICE_SUMMARY_SCHEMA, patchNvram, summarize } from '../device-view.js';
+
+/** Control API names for the CIM PowerState values a console requests (src/device/host-power.ts). */
+const HOST_POWER_ACTIONS = {
+  on: PowerState.On,
+  off: PowerState.OffSoft,
+  cycle: PowerState.PowerCycleOffSoft,
+  reset: PowerState.MasterBusReset,
+  sleep: PowerState.SleepDeep,
+  hibernate: PowerState.Hibernate,
+  'off-graceful': PowerState.OffSoftGraceful,
+  'reset-graceful': PowerState.MasterBusResetGraceful,
+  nmi: PowerState.DiagnosticInterruptNmi,
+} as const;
+type HostPowerAction = keyof typeof HOST_POWER_ACTIONS;
 
 interface HostCommand {
   summary: string;
@@ -150,6 +165,29 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     if (action === 'on') d.powerOn();
     else d.powerOff(action);
     return summarize(emu, d, observer.lastEvent.get(d.id));
+  });
+
+  app.post('/api/devices/:id/host-power', {
+    schema: {
+      tags: ['devices'],
+      summary: "The host's power (S0–S5), as a console's CIM_PowerManagementService.RequestPowerStateChange would change it, and whether the OS runs an Intel agent (needed for sleep, hibernate and the graceful actions). A refused change answers 200 with its ReturnValue and reason, as the firmware would.",
+      params: ID_PARAMS,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: {
+          action: { type: 'string', enum: Object.keys(HOST_POWER_ACTIONS), description: 'on 2, off 8, cycle 5, reset 10, sleep 4, hibernate 7, off-graceful 12, reset-graceful 14, nmi 11 (CIM PowerState)' },
+          osAgent: { type: 'boolean' },
+        },
+      },
+    },
+  }, async (req) => {
+    const d = deviceOr404(deps, (req.params as { id: string }).id);
+    const body = req.body as { action?: HostPowerAction; osAgent?: boolean };
+    if (body.osAgent !== undefined) d.hostPower.osAgent = body.osAgent;
+    const r = body.action !== undefined ? d.hostPower.request(HOST_POWER_ACTIONS[body.action], 'api') : undefined;
+    return { ...summarize(emu, d, observer.lastEvent.get(d.id)), ...(r ? { returnValue: r.returnValue, ...(r.reason ? { reason: r.reason } : {}) } : {}) };
   });
 
   app.post('/api/devices/:id/link', {
