@@ -66,6 +66,28 @@ function forWire<T>(value: T, device: AmtDevice): T {
   return escapeStrings(withConsentCode(value, device));
 }
 
+/**
+ * `{epr: CIM_ComputerSystem, selectors: {Name: ManagedSystem}}` in an input is an endpoint
+ * reference (e.g. RequestPowerStateChange's ManagedElement): expanded into the Address /
+ * ReferenceParameters / SelectorSet shape wsman-messages writes with the WS-Addressing and
+ * WS-Man namespaces, the way its own RequestPowerStateChange builder spells it.
+ */
+function expandEprs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(expandEprs);
+  if (!value || typeof value !== 'object') return value;
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (typeof o['epr'] === 'string' && keys.every((k) => k === 'epr' || k === 'selectors')) {
+    const className = o['epr'];
+    const selectors = Object.entries((o['selectors'] ?? {}) as Record<string, unknown>).map(([name, v]) => ({ _: String(v), $: { Name: name } }));
+    return {
+      Address: 'http://schemas.xmlsoap.org/ws/2004/08/addressing',
+      ReferenceParameters: { ResourceURI: `${creatorFor(className).resourceUriBase}${className}`, ...(selectors.length ? { SelectorSet: { Selector: selectors } } : {}) },
+    };
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, expandEprs(v)]));
+}
+
 function escapeStrings<T>(value: T): T {
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return xmlEscape(v);
@@ -121,7 +143,7 @@ async function call(client: WsmanClient, w: WsmanStepSpec, device: AmtDevice): P
     }
     case 'invoke': {
       const { method, input } = w.invoke!;
-      const xml = m.createXml(header(`${m.resourceUriBase}${className}/${method}`), m.createBody(`${method}_INPUT`, className, forWire(input ?? {}, device)));
+      const xml = m.createXml(header(`${m.resourceUriBase}${className}/${method}`), m.createBody(`${method}_INPUT`, className, expandEprs(forWire(input ?? {}, device))));
       const r = await client.invoke(xml, method);
       return { returnValue: r.returnValue, properties: outputFields(r.output) };
     }
