@@ -35,7 +35,11 @@ export interface ListenerHandle {
   ports: { http?: number; https?: number; redirection?: number; redirectionTls?: number };
   close(): Promise<void>;
 }
-export type AttachListeners = (emu: Emulator, faults: FaultRules) => Promise<ListenerHandle>;
+/** `ports` 0 = any free port (the default); an external server needs AMT's own (16992/16993). */
+export type AttachListeners = (emu: Emulator, faults: FaultRules, ports?: { http: number; https: number }) => Promise<ListenerHandle>;
+
+/** The WS-Man ports a provisioning server of the user's connects back to (reference §6.1). */
+const AMT_WSMAN_PORTS = { http: 16992, https: 16993 } as const;
 
 export interface World {
   clock: Clock;
@@ -105,10 +109,25 @@ export function toDnsFailure(f: DnsFailureSpec): DnsFailureMode {
 }
 
 /** The fleet's WS-Man listeners on free ports (redirection and RMCP are not needed by scenarios). */
-export const fleetListeners: AttachListeners = async (emu, faults) => {
-  const h = await attachListeners(emu, { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null, faults });
+export const fleetListeners: AttachListeners = async (emu, faults, ports = { http: 0, https: 0 }) => {
+  const h = await attachListeners(emu, { ...ports, redirection: null, redirectionTls: null, rmcp: null, faults });
   return { ports: h.ports, close: () => h.close() };
 };
+
+/**
+ * An external provisioning server connects to each PC's 16993 (and 16992), as to real firmware,
+ * so those ports must be AMT's own. Only one process can hold them: a clear refusal instead of
+ * a scenario whose PCs are silently unreachable.
+ */
+async function externalListeners(attach: AttachListeners, emu: Emulator, faults: FaultRules): Promise<ListenerHandle> {
+  try {
+    return await attach(emu, faults, { ...AMT_WSMAN_PORTS });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw e;
+    throw new AmtError('BAD_INPUT', `provisioningServer: external needs the WS-Man ports ${AMT_WSMAN_PORTS.http} and ${AMT_WSMAN_PORTS.https} (your server connects to them) and they are ${code === 'EACCES' ? 'not available to this user' : 'in use'}: stop amtemu serve, and run scenarios with an external server one at a time (--jobs 1)`);
+  }
+}
 
 export interface BuildOptions {
   attachListeners?: AttachListeners | undefined;
@@ -169,6 +188,7 @@ export async function buildWorld(s: Scenario, opts: BuildOptions = {}): Promise<
     for (const [name, f] of Object.entries(s.network?.dns?.failures ?? {})) emu.fake.dns.setFailure(name, toDnsFailure(f));
 
     if (typeof ps === 'object' && 'external' in ps) {
+      listeners = await externalListeners(opts.attachListeners ?? fleetListeners, emu, faults);
       endpoint = new FixedEndpoint('external', ps.external.address, ps.external.port ?? 9971);
     } else {
       // The run's LAN is its own: the firmware's default hello port is free there by construction.
