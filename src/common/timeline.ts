@@ -6,6 +6,17 @@ import type { Clock } from '../clock/clock.js';
  * `hello.*`, `window.*`, `host.*` (host/MEI commands), `tls.*`, `pkich.*`, `wsman.*`,
  * `redirection.*`, `consent.*` (user consent), `nvram.*`, `fault.*`.
  */
+/**
+ * Every area a timeline event type starts with (`<area>.<what>`), so a scenario that expects or
+ * forbids events of an area nothing records (`noEvents: [helo.sent]`) is refused at load time
+ * instead of passing for ever. A new area is added here with the code that records it.
+ */
+export const EVENT_AREAS = [
+  'acl', 'agent', 'clock', 'consent', 'dhcp', 'dns', 'environment', 'fault', 'hello', 'host', 'hostbased', 'hostpower',
+  'http', 'lifecycle', 'link', 'mebx', 'nvram', 'pkich', 'power', 'pskch', 'redirection', 'rmcp', 'sca', 'server', 'tls',
+  'usb', 'window', 'wsman',
+] as const;
+
 export interface TimelineEvent {
   /** Virtual milliseconds on the run's clock. */
   t: number;

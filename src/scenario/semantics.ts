@@ -4,6 +4,7 @@
  * problem carries the JSON path of the offending value so the loader can print file:line:column.
  */
 import { isAmtError } from '../common/errors.js';
+import { EVENT_AREAS } from '../common/timeline.js';
 import { checkMebxParams, findMebxOperation } from '../device/mebx-ops.js';
 import { canonicalPskText } from '../device/psk.js';
 import { tryParseDuration } from './duration.js';
@@ -142,8 +143,10 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
       const e = step.expect;
       checkRef(e.device, [...p, 'expect', 'device']);
       duration(e.within, [...p, 'expect', 'within']);
+      e.noEvents?.forEach((type, j) => checkEventType(type, [...p, 'expect', 'noEvents', j], out));
       e.events?.forEach((ev, j) => {
         const ep: JsonPath = [...p, 'expect', 'events', j];
+        checkEventType(ev.type, [...ep, 'type'], out);
         duration(ev.within, [...ep, 'within']);
         if (ev.count !== undefined && (ev.min !== undefined || ev.max !== undefined)) out.push({ path: ep, message: 'use count, or min/max, not both' });
         if (ev.min !== undefined && ev.max !== undefined && ev.min > ev.max) out.push({ path: [...ep, 'min'], message: `min ${ev.min} is greater than max ${ev.max}` });
@@ -164,6 +167,13 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
     if (step.wsman) checkWsman(step.wsman, [...p, 'wsman'], out);
   });
   return out;
+}
+
+/** An event type (or `area.` prefix) must name an area the timeline records, else the check is vacuous. */
+function checkEventType(type: string, p: JsonPath, out: SemanticProblem[]): void {
+  const area = type.split('.')[0] ?? '';
+  if ((EVENT_AREAS as readonly string[]).includes(area)) return;
+  out.push({ path: p, message: `no timeline event is of type "${type}": "${area}" is not an area the emulator records (areas: ${EVENT_AREAS.join(', ')})` });
 }
 
 /** A wsman step names one operation, and expects only what that operation returns. */

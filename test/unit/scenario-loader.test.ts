@@ -51,6 +51,13 @@ describe('scenario loader', () => {
     expect(p[0]!.message).toContain('allowed: device, power, link');
   });
 
+  it('an event type of an area nothing records is refused where it is written (a noEvents check could never fail)', () => {
+    const p = problems('name: x\ndevices:\n  - {id: pc1}\nsteps:\n  - expect: {device: pc1, noEvents: [helo.sent], events: [{type: hello.sent}, {type: dchp.}]}\n');
+    expect(p.map((x) => x.message.split(':')[0])).toEqual(['no timeline event is of type "helo.sent"', 'no timeline event is of type "dchp."']);
+    expect(p[0]).toMatchObject({ line: 5 });
+    expect(p[0]!.message).toContain('areas: acl, agent');
+  });
+
   it('bad enum value: points at the value and lists the choices', () => {
     const p = problems('name: x\nsteps:\n  - expect: {device: pc1, state: cofigured}\ndevices:\n  - {id: pc1}\n');
     expect(p[0]).toMatchObject({ line: 3, column: 34 });
