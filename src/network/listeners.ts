@@ -65,6 +65,8 @@ interface ConnContext {
   origin: Origin;
   peerAddress: string;
   tls: boolean;
+  /** The TCP socket under the connection (a TLS socket's own handle cannot send a reset). */
+  tcp: Socket;
   /** The PKI-CH session this connection established, if any. */
   setupSession?: RemoteSetupSession;
 }
@@ -176,7 +178,7 @@ export class PortListeners {
     }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    const ctx: ConnContext = { device, port: wirePort, origin, peerAddress: peer, tls };
+    const ctx: ConnContext = { device, port: wirePort, origin, peerAddress: peer, tls, tcp: socket };
     if (!tls) {
       this.contexts.set(socket, ctx);
       this.httpParser.emit('connection', socket);
@@ -265,7 +267,10 @@ export class PortListeners {
     if (fault) {
       switch (fault.kind) {
         case 'reset':
-          req.socket.resetAndDestroy();
+          // On 16993 the reset goes out on the TCP socket: resetAndDestroy() on the TLS socket
+          // throws ERR_INVALID_HANDLE_TYPE (its handle is the TLS wrap) and took the process down.
+          ctx.tcp.resetAndDestroy();
+          if (req.socket !== ctx.tcp) req.socket.destroy();
           return;
         case 'drop':
           // The connection ends with no answer: the EOF clients see when firmware restarts its stack.

@@ -449,15 +449,18 @@ async function runFault(step: StepSpec, world: World): Promise<{ ok: boolean; me
         : r.effect === 'fail' && r.returnValue !== undefined
           ? { kind: 'fail' as const, returnValue: r.returnValue }
           : { kind: r.effect };
-    world.faults.add({
+    const rule = {
       effect,
       ...(r.name ? { name: r.name } : {}),
       ...(r.port !== undefined ? { port: r.port } : {}),
       ...(r.action ? { action: r.action } : {}),
       ...(r.firstN !== undefined ? { firstN: r.firstN } : {}),
       ...(r.probability !== undefined ? { probability: r.probability } : {}),
-    });
-    did.push(`rule ${r.name ?? r.effect}${r.action ? ` on ${r.action}` : ''}${r.port ? ` port ${r.port}` : ''}`);
+    };
+    // With `device:` one rule per named device (each counts its own firstN); without, every device.
+    const devices = step.device !== undefined ? resolveDevices(world, step.device) : [undefined];
+    for (const deviceId of devices) world.faults.add({ ...rule, ...(deviceId ? { deviceId } : {}) });
+    did.push(`rule ${r.name ?? r.effect}${r.action ? ` on ${r.action}` : ''}${r.port ? ` port ${r.port}` : ''}${step.device !== undefined ? ` for ${devices.join(', ')}` : ''}`);
   }
   await settle(world);
   return { ok: true, message: `fault: ${did.join(', ')}` };

@@ -122,8 +122,10 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
     if (actions.length === 0) out.push({ path: p, message: `a step needs one action: ${STEP_ACTIONS.join(', ')}` });
     else if (actions.length > 1) out.push({ path: [...p, actions[1]!], atKey: true, message: `a step has one action; this one has ${actions.join(' and ')} (split it into two steps)` });
     checkRef(step.device, [...p, 'device']);
-    if (step.device !== undefined && (step.advance !== undefined || step.mark !== undefined || step.note !== undefined || step.fault !== undefined)) {
-      out.push({ path: [...p, 'device'], atKey: true, message: `device does not apply to ${actions[0]} (it acts on the whole network)` });
+    // A fault rule may name devices (one rule each); the other faults act on the whole network.
+    const networkFault = step.fault !== undefined && (step.fault.rule === undefined || Object.keys(step.fault).length > 1);
+    if (step.device !== undefined && (step.advance !== undefined || step.mark !== undefined || step.note !== undefined || networkFault)) {
+      out.push({ path: [...p, 'device'], atKey: true, message: step.fault ? 'device applies to a fault step with only a rule (the other faults act on the whole network)' : `device does not apply to ${actions[0]} (it acts on the whole network)` });
     }
     duration(step.advance, [...p, 'advance']);
     checkAgent(step, [...p, 'agent'], out, duration);

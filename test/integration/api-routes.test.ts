@@ -199,6 +199,9 @@ describe('control API', () => {
         req.end('<x/>');
       });
     expect((await call('POST', '/api/faults', { name: 'reset once', deviceId: 'pc1', port: 16992, firstN: 1, effect: { kind: 'reset' } })).status).toBe(201);
+    // A rule that could never fire is refused instead of stored: an unknown device, a port no WS-Man listener has.
+    expect((await call('POST', '/api/faults', { deviceId: 'nope', effect: { kind: 'reset' } })).status).toBe(404);
+    expect((await call('POST', '/api/faults', { port: 12345, effect: { kind: 'reset' } })).status).toBe(400);
     expect(await post()).toBe('ECONNRESET');
     expect(await post()).toBe(401);
     expect((await call('GET', '/api/timeline?deviceId=pc1&type=fault.reset')).json.events).toHaveLength(1);

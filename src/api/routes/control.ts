@@ -15,7 +15,8 @@ const FAULT_SCHEMA = {
   properties: {
     name: { type: 'string', maxLength: 100 },
     deviceId: { type: 'string', maxLength: 64 },
-    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    // The port the client dialled as AMT names it (rules match the WS-Man listeners' wire ports).
+    port: { type: 'integer', enum: [16992, 16993] },
     action: { type: 'string', maxLength: 300, description: 'WS-Man action URI or its last segment (AdminSetup, CommitChanges)' },
     firstN: { type: 'integer', minimum: 1 },
     probability: { type: 'number', minimum: 0, maximum: 1 },
@@ -139,6 +140,8 @@ export function registerControlRoutes(app: FastifyInstance, deps: ApiDeps): void
   }, async (req, reply) => {
     const rule = req.body as FaultRule;
     if (rule.effect.kind === 'delay' && (rule.effect as { ms?: number }).ms === undefined) throw new ApiError(400, 'BAD_INPUT', 'a delay effect needs "ms"');
+    // A rule for a device the fleet does not have would never fire: say so instead of 201.
+    if (rule.deviceId !== undefined && !deps.emu.devices.has(rule.deviceId)) throw new ApiError(404, 'NOT_FOUND', `no device "${rule.deviceId}" in this fleet`);
     const id = deps.faults.add(rule);
     return reply.status(201).send(deps.faults.list().find((r) => r.id === id));
   });
