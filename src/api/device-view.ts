@@ -121,6 +121,12 @@ export function patchNvram(d: AmtDevice, patch: Record<string, unknown>): NvramI
   const next = mergePatch(structuredClone(d.nvram), patch);
   // validateNvramImage throws AmtError NVRAM_INVALID naming the JSON pointer of the first bad field.
   validateNvramImage(next, `device ${d.id}`);
+  // The schema checks fields one by one; firmware never holds a control mode outside Post, nor
+  // Post without one (reference §0), so a patch that says so would leave a PC no flow can explain.
+  const { state, controlMode } = (next as NvramImage).provisioning;
+  if ((state === 'Post') !== (controlMode !== 'none')) {
+    throw new ApiError(400, 'NVRAM_INVALID', `device ${d.id}: /provisioning/controlMode ${controlMode} does not fit /provisioning/state ${state} (Post has CCM or ACM, Pre and In have none)`);
+  }
   const image = next;
   d.update((img) => {
     const target = img as unknown as Record<string, unknown>;

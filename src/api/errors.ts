@@ -2,6 +2,8 @@
  * Every API failure is `{error: {code, message}}` with one line of message: the same codes the
  * timeline and scenario reports use (AmtErrorCode) plus a few that only HTTP needs.
  */
+import { describeAjvErrors } from '../common/yaml-location.js';
+import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isAmtError, type AmtErrorCode } from '../common/errors.js';
 
@@ -42,11 +44,22 @@ const CONFLICT_CODES = new Set<string>([
 /** A wrong MEBx password is a refused login (the request was well formed). */
 const FORBIDDEN_CODES = new Set<string>(['MEBX_PASSWORD_WRONG']);
 
+/**
+ * The request's schema errors in the words fleet and scenario files use (`querystring.state must
+ * be one of "Pre", …`): ajv's own text does not list allowed values.
+ */
+function validationMessage(validation: unknown, context: string | undefined): string | undefined {
+  if (!Array.isArray(validation) || validation.length === 0) return undefined;
+  const problems = describeAjvErrors(validation as ErrorObject[], context ?? 'the request');
+  if (problems.length === 0) return undefined;
+  return problems.map((p) => (context && !p.message.startsWith(context) ? `${context}.${p.message}` : p.message)).join('; ');
+}
+
 export function toErrorReply(e: unknown): { status: number; body: ErrorBody } {
   if (e instanceof ApiError) return { status: e.status, body: { error: { code: e.code, message: oneLine(e.message) } } };
   if (isAmtError(e)) return { status: FORBIDDEN_CODES.has(e.code) ? 403 : CONFLICT_CODES.has(e.code) ? 409 : 400, body: { error: { code: e.code, message: oneLine(e.message) } } };
   const fe = e as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
-  if (fe.validation) return { status: 400, body: { error: { code: 'BAD_INPUT', message: oneLine(fe.message ?? 'invalid request') } } };
+  if (fe.validation) return { status: 400, body: { error: { code: 'BAD_INPUT', message: oneLine(validationMessage(fe.validation, fe.validationContext) ?? fe.message ?? 'invalid request') } } };
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' } } };
   if (typeof fe.code === 'string' && fe.code.startsWith('FST_ERR_CTP')) {
     return { status: fe.statusCode ?? 400, body: { error: { code: 'BAD_INPUT', message: oneLine(fe.message ?? 'bad request body') } } };

@@ -83,6 +83,9 @@ export async function buildApi(opts: ApiOptions): Promise<ControlApi> {
   });
   // setup.bin uploads (POST /api/devices/:id/usb-setup) arrive as raw bytes.
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // RFC 7396's own media type for the NVRAM merge patch is JSON too; fastify's JSON parser (with
+  // its prototype-poisoning protection) reads it.
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   // POST/PATCH without a body validate as {} so a command with no arguments needs none.
   app.addHook('preValidation', async (req) => {
     if ((req.method === 'POST' || req.method === 'PATCH') && req.body === undefined) req.body = {};

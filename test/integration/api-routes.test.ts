@@ -57,11 +57,12 @@ describe('control API', () => {
     expect(pc1).toMatchObject({ state: 'In', controlMode: 'none', powered: true, address: '127.93.0.10', plannedAddress: '127.93.0.10' });
     expect(pc1.lastEvent.deviceId).toBe('pc1');
     expect((await call('GET', '/api/devices?state=Post')).json.devices.map((d: { id: string }) => d.id)).toEqual(['pc2']);
+    expect((await call('GET', '/api/devices?state=configured')).json.devices.map((d: { id: string }) => d.id)).toEqual(['pc2']);
     expect((await call('GET', '/api/devices/pc2')).json).toMatchObject({ id: 'pc2', state: 'Post', controlMode: 'ACM' });
     const missing = await call('GET', '/api/devices/nope');
     expect(missing.status).toBe(404);
     expect(missing.json).toEqual({ error: { code: 'NOT_FOUND', message: 'no device "nope"' } });
-    expect((await call('GET', '/api/devices?state=Broken')).json.error.code).toBe('BAD_INPUT');
+    expect((await call('GET', '/api/devices?state=Broken')).json.error).toEqual({ code: 'BAD_INPUT', message: 'querystring.state must be one of "Pre", "In", "Post", "factory", "setup" or "configured"' });
   });
 
   it('summarises the fleet', async () => {
@@ -91,6 +92,16 @@ describe('control API', () => {
     const notJson = await api.app.inject({ method: 'PATCH', url: '/api/devices/pc3/nvram', headers: { 'content-type': 'application/json' }, payload: '{"setup":' });
     expect(notJson.statusCode).toBe(400);
     expect(JSON.parse(notJson.body).error.code).toBe('BAD_INPUT');
+    // RFC 7396's media type is accepted as well as application/json.
+    const merge = await api.app.inject({ method: 'PATCH', url: '/api/devices/pc3/nvram', headers: { 'content-type': 'application/merge-patch+json' }, payload: '{"network":{"hostname":"merge-pc3"}}' });
+    expect(merge.statusCode).toBe(200);
+    expect(JSON.parse(merge.body).network.hostname).toBe('merge-pc3');
+    // Fields that are each valid but contradict each other are refused too.
+    const contradiction = await call('PATCH', '/api/devices/pc3/nvram', { provisioning: { controlMode: 'ACM' } });
+    expect(contradiction.status).toBe(400);
+    expect(contradiction.json.error).toMatchObject({ code: 'NVRAM_INVALID' });
+    expect(contradiction.json.error.message).toMatch(/controlMode ACM does not fit \/provisioning\/state Pre/);
+    expect(fleet.emu.device('pc3').controlMode).toBe('none');
   });
 
   it('powers devices off and on, pulls the cable, and rejects unknown actions', async () => {

@@ -26,6 +26,9 @@ const HOST_POWER_ACTIONS = {
 } as const;
 type HostPowerAction = keyof typeof HOST_POWER_ACTIONS;
 
+/** The CLI's and scenarios' state names for the firmware's ProvisioningState. */
+const STATE_BY_NAME: Record<string, string> = { factory: 'Pre', setup: 'In', configured: 'Post' };
+
 interface HostCommand {
   summary: string;
   body?: Record<string, unknown>;
@@ -116,7 +119,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
         type: 'object',
         additionalProperties: false,
         properties: {
-          state: { type: 'string', enum: ['Pre', 'In', 'Post'] },
+          state: { type: 'string', enum: ['Pre', 'In', 'Post', 'factory', 'setup', 'configured'], description: 'Pre/In/Post as the firmware names them, or factory/setup/configured as the CLI and scenarios do' },
           offset: { type: 'integer', minimum: 0, default: 0 },
           limit: { type: 'integer', minimum: 1, maximum: 20000, default: 1000 },
         },
@@ -125,7 +128,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     config: { response: { type: 'object', properties: { total: { type: 'integer' }, devices: { type: 'array', items: DEVICE_SUMMARY_SCHEMA } } } },
   }, async (req) => {
     const q = req.query as { state?: string; offset: number; limit: number };
-    const all = [...emu.devices.values()].filter((d) => q.state === undefined || d.state === q.state);
+    const state = q.state === undefined ? undefined : (STATE_BY_NAME[q.state] ?? q.state);
+    const all = [...emu.devices.values()].filter((d) => state === undefined || d.state === state);
     return { total: all.length, devices: all.slice(q.offset, q.offset + q.limit).map((d) => summarize(emu, d, observer.lastEvent.get(d.id))) };
   });
 
