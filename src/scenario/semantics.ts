@@ -131,6 +131,8 @@ export function checkSemantics(s: Scenario): SemanticProblem[] {
     checkAgent(step, [...p, 'agent'], out, duration);
     if (step.fault) {
       duration(step.fault.clockJump, [...p, 'fault', 'clockJump']);
+      // A jump moves the virtual clock; scaled time follows the wall clock and cannot leap.
+      if (step.fault.clockJump !== undefined && typeof s.time === 'object') out.push({ path: [...p, 'fault', 'clockJump'], message: 'clockJump needs time: virtual (scaled time follows the wall clock)' });
       if (typeof step.fault.dhcp === 'object') duration(step.fault.dhcp.delay, [...p, 'fault', 'dhcp', 'delay']);
       for (const [name, f] of Object.entries(step.fault.dns ?? {})) {
         if (typeof f === 'object') duration(f.delay, [...p, 'fault', 'dns', name, 'delay']);

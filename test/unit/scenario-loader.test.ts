@@ -51,6 +51,12 @@ describe('scenario loader', () => {
     expect(p[0]!.message).toContain('allowed: device, power, link');
   });
 
+  it('a clock jump under scaled time is refused when the file loads, not half-way through the run', () => {
+    const p = problems('name: x\ntime: {scaled: 60}\nsteps:\n  - fault: {clockJump: 2h}\n');
+    expect(p[0]).toMatchObject({ line: 4 });
+    expect(p[0]!.message).toBe('clockJump needs time: virtual (scaled time follows the wall clock)');
+  });
+
   it('an event type of an area nothing records is refused where it is written (a noEvents check could never fail)', () => {
     const p = problems('name: x\ndevices:\n  - {id: pc1}\nsteps:\n  - expect: {device: pc1, noEvents: [helo.sent], events: [{type: hello.sent}, {type: dchp.}]}\n');
     expect(p.map((x) => x.message.split(':')[0])).toEqual(['no timeline event is of type "helo.sent"', 'no timeline event is of type "dchp."']);
