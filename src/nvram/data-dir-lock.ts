@@ -29,8 +29,16 @@ function inUse(dataDir: string, h: LockHolder): string {
   return `${dataDir} is in use by amtemu serve (pid ${h.pid}${h.since ? `, since ${h.since}` : ''})`;
 }
 
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
+/** Lock files this process holds (resolved paths). */
+const heldHere = new Set<string>();
+
+/**
+ * Whether the holder named in `file` is a live process. Our own pid counts only for a lock this
+ * process took: in a container a restarted serve often gets the same pid (1, 7…) as the one that
+ * was killed, and must not mistake that dead predecessor's lock for its own live one.
+ */
+function holderAlive(file: string, pid: number): boolean {
+  if (pid === process.pid) return heldHere.has(path.resolve(file));
   try {
     process.kill(pid, 0);
     return true;
@@ -64,7 +72,7 @@ function readHolder(file: string): LockHolder | undefined {
 /** The live process holding `dataDir`, or undefined when the directory is free (or the lock stale). */
 export function dataDirHolder(dataDir: string): LockHolder | undefined {
   const h = readHolder(path.join(dataDir, LOCK_FILE));
-  return h && h.pid > 0 && pidAlive(h.pid) ? h : undefined;
+  return h && h.pid > 0 && holderAlive(path.join(dataDir, LOCK_FILE), h.pid) ? h : undefined;
 }
 
 /**
@@ -108,7 +116,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AmtError('NVRAM_IO', `${file}: cannot create: ${(e as Error).message}`, { file });
       }
       const h = readHolder(file);
-      if (h && h.pid > 0 && pidAlive(h.pid)) {
+      if (h && h.pid > 0 && holderAlive(file, h.pid)) {
         throw new AmtError('NVRAM_LOCKED', `${inUse(dataDir, h)}; stop it first or give another --data-dir`, { dataDir, pid: h.pid });
       }
       // Stale: its process is gone. Remove it and try again.
@@ -122,9 +130,11 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
 
 function lockHandle(file: string): DataDirLock {
   let held = true;
+  heldHere.add(path.resolve(file));
   const release = (): void => {
     if (!held) return;
     held = false;
+    heldHere.delete(path.resolve(file));
     process.off('exit', release);
     // Only our own lock: never remove one a later process took over.
     try {

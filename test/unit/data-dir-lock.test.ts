@@ -73,6 +73,16 @@ describe('data directory lock', () => {
     acquireDataDirLock(dir).release();
   });
 
+  it('a lock naming our own pid that this process did not take is stale (a restarted container reuses pids)', () => {
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid }));
+    expect(dataDirHolder(dir)).toBeUndefined();
+    expect(() => refuseWhileServed(dir)).not.toThrow();
+    const lock = acquireDataDirLock(dir);
+    expect(dataDirHolder(dir)?.pid).toBe(process.pid);
+    expect(() => refuseWhileServed(dir)).toThrow(expect.objectContaining({ code: 'NVRAM_LOCKED' }));
+    lock.release();
+  });
+
   it('nvram and mebx commands that write refuse with one coded line while a live serve holds it; reads still work', async () => {
     expect((await run('nvram', 'init', 'pc1', '--seed', 'lock')).error).toBeUndefined();
     const serve = otherLiveProcess();
