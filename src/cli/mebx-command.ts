@@ -27,7 +27,7 @@ export function registerMebxCommands(program: Command, out: (s: string) => void 
         const v = positional[i];
         if (v !== undefined) params[p.name] = v;
       });
-      const { device, timeline } = openOfflineDevice(opts.dataDir, opts.device);
+      const { device, timeline } = openOfflineDevice(opts.dataDir, opts.device, `POST /api/devices/:id/mebx/${o.op}`);
       runMebxOperation(device, o.op, opts.password, params);
       out(formatEvents(timeline.query()));
       out(`${opts.device}: ${o.op} done; state ${device.state}${device.controlMode !== 'none' ? `/${device.controlMode}` : ''}\n`);

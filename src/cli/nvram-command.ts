@@ -11,6 +11,7 @@ import { addHash, deleteHash, restoreDefaultHashes, setHashActive, withHashes } 
 import { HASH_LENGTH, type HashAlgorithm, type NvramImage } from '../nvram/image.js';
 import { FIRMWARE_PROFILE_IDS, getProfile } from '../nvram/profiles.js';
 import { DOMAIN_PATTERN, HOSTNAME_PATTERN, IPV4_PATTERN, MAC_PATTERN, MAX_PKI_DNS_SUFFIX } from '../nvram/schema.js';
+import { refuseWhileServed } from '../nvram/data-dir-lock.js';
 import { NvramStore } from '../nvram/store.js';
 
 export const DEFAULT_DATA_DIR = './.amtemu';
@@ -180,6 +181,16 @@ function storeOf(cmd: Command): NvramStore {
   return new NvramStore(opts.dataDir ?? DEFAULT_DATA_DIR);
 }
 
+/**
+ * The store for a command that writes: refused (NVRAM_LOCKED) while `amtemu serve` runs on the
+ * directory, since the fleet writes its in-memory images back and the change would be lost.
+ */
+function writableStoreOf(cmd: Command): NvramStore {
+  const store = storeOf(cmd);
+  refuseWhileServed(store.dataDir);
+  return store;
+}
+
 function withDataDir(cmd: Command): Command {
   return cmd.option('--data-dir <dir>', 'directory holding <deviceId>.nvram.json files', DEFAULT_DATA_DIR);
 }
@@ -204,7 +215,7 @@ export function registerNvramCommands(program: Command, io: NvramCommandIo = def
     .option('--force', 'replace an existing image')
     .action(function (this: Command, deviceId: string) {
       const o = this.opts<{ profile: string; uuid?: string; mac?: string[]; hostname?: string; seed?: string; force?: boolean }>();
-      const store = storeOf(this);
+      const store = writableStoreOf(this);
       if (store.exists(deviceId) && !o.force) bad(`${store.path(deviceId)} already exists; add --force to replace it with a factory image`);
       const profile = getProfile(o.profile);
       const image = createFactoryImage({
@@ -246,7 +257,7 @@ export function registerNvramCommands(program: Command, io: NvramCommandIo = def
     .description(`change one setting; fields:\n${Object.entries(SETTABLE_FIELDS).map(([f, s]) => `  ${f.padEnd(38)} ${s.describe}`).join('\n')}`)
     .action(function (this: Command, deviceId: string, field: string, value: string) {
       const setter = SETTABLE_FIELDS[field] ?? bad(`'${field}' cannot be set; settable fields: ${Object.keys(SETTABLE_FIELDS).join(', ')}`);
-      const store = storeOf(this);
+      const store = writableStoreOf(this);
       const saved = store.save(setter.apply(store.load(deviceId), value));
       io.out(`${deviceId}: ${field} = ${JSON.stringify(value)} (generation ${saved.generation})\n`);
     });
@@ -254,7 +265,7 @@ export function registerNvramCommands(program: Command, io: NvramCommandIo = def
   withDataDir(nvram.command('rm').argument('<deviceId>'))
     .description('delete an image')
     .action(function (this: Command, deviceId: string) {
-      const store = storeOf(this);
+      const store = writableStoreOf(this);
       store.remove(deviceId);
       io.out(`removed ${store.path(deviceId)}\n`);
     });
@@ -266,7 +277,7 @@ export function registerNvramCommands(program: Command, io: NvramCommandIo = def
     .option('--inactive', 'add it deactivated')
     .action(function (this: Command, deviceId: string, name: string, hex: string) {
       const o = this.opts<{ algorithm?: string; inactive?: boolean }>();
-      const store = storeOf(this);
+      const store = writableStoreOf(this);
       const img = store.load(deviceId);
       const profile = getProfile(img.firmware.profile);
       const algorithm = algorithmFor(hex, o.algorithm);
@@ -277,7 +288,7 @@ export function registerNvramCommands(program: Command, io: NvramCommandIo = def
     withDataDir(hash.command(verb).argument('<deviceId>').argument('<nameOrHash>'))
       .description(what)
       .action(function (this: Command, deviceId: string, key: string) {
-        const store = storeOf(this);
+        const store = writableStoreOf(this);
         store.save(op(store.load(deviceId), key));
         io.out(`${deviceId}: ${verb} '${key}' done\n`);
       });
@@ -288,7 +299,7 @@ export function registerNvramCommands(program: Command, io: NvramCommandIo = def
   withDataDir(hash.command('restore-defaults').argument('<deviceId>'))
     .description("reset the table to the profile's factory defaults (custom entries removed)")
     .action(function (this: Command, deviceId: string) {
-      const store = storeOf(this);
+      const store = writableStoreOf(this);
       const img = store.load(deviceId);
       const saved = store.save({ ...img, certHashes: restoreDefaultHashes(getProfile(img.firmware.profile)) });
       io.out(`${deviceId}: ${saved.certHashes.length} factory hashes restored\n`);

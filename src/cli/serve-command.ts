@@ -11,9 +11,12 @@ import { formatEvent, TIMELINE_CAPACITY_MAX, TIMELINE_CAPACITY_MIN } from '../co
 import type { DeviceStateName } from '../fleet/emulator.js';
 import { DEFAULT_IP_BASE, loadFleetFile, type FleetDevice, type FleetDeviceFields, type LoadedFleet } from '../fleet/fleet-file.js';
 import { startFleet, toDhcpBehaviour, type FleetPlan, type FleetProvisioning } from '../fleet/fleet-runner.js';
-import type { FirmwareProfileId } from '../nvram/image.js';
+import type { FirmwareProfileId, ProvisioningState } from '../nvram/image.js';
 import { FIRMWARE_PROFILE_IDS, isFirmwareProfileId } from '../nvram/profiles.js';
 import { isLoopback, parseIpv4 } from '../network/address-plan.js';
+
+/** The --state words for the firmware's provisioning states. */
+const STATE_NAME: Record<ProvisioningState, DeviceStateName> = { Pre: 'factory', In: 'setup', Post: 'configured' };
 
 export interface ServeOptions {
   count: number;
@@ -275,11 +278,14 @@ export async function runServe(opts: ServeOptions, typed: FlagSource = () => !op
   const server = ref ? `built-in provisioning server 127.0.0.1:${ref.helloPort} (root SHA-256 ${ref.pki.rootHashes.sha256.slice(0, 16)}…)` : `provisioning server ${p.kind === 'address' ? `${p.address}:${p.port}` : ''}`;
   const time = plan.time === 'virtual' ? 'virtual time (moves only through the control API)' : `time x${plan.time.scaled}`;
   const states = [...new Set([...emu.devices.values()].map((d) => d.state))].join('/');
+  // What the PCs are, not what --state asked for: with --data-dir a restarted PC keeps its NVRAM
+  // (a PC configured last run is Post now, whatever --state says).
+  const stateNames = [...new Set([...emu.devices.values()].map((d) => STATE_NAME[d.state]))].join('/');
   if (emu.lan && plan.provisioning.kind === 'address') {
     // Allowed on purpose (a "server down" simulation at scale), but say it: nothing outside this process is on that LAN.
     process.stderr.write(`amtemu: note: --transport memory: hellos to ${plan.provisioning.address}:${plan.provisioning.port} stay on the in-process LAN and are refused (a server that is down); use transport kernel to reach your server\n`);
   }
-  process.stdout.write(`amtemu: ${emu.devices.size} device(s), ${fleetFile ? `fleet ${spec?.name ?? fleetFile.file}, ${states}` : opts.state}, ${emu.lan ? 'DHCP/DNS/hellos on the in-process LAN' : `DHCP ${plan.network.serverAddress}:${emu.fake.dhcpPort}, DNS ${plan.network.serverAddress}:${emu.fake.dnsPort}`}, ports ${listeners.describe()}, ${server}, ${time}\n`);
+  process.stdout.write(`amtemu: ${emu.devices.size} device(s), ${fleetFile ? `fleet ${spec?.name ?? fleetFile.file}, ${states}` : stateNames}, ${emu.lan ? 'DHCP/DNS/hellos on the in-process LAN' : `DHCP ${plan.network.serverAddress}:${emu.fake.dhcpPort}, DNS ${plan.network.serverAddress}:${emu.fake.dnsPort}`}, ports ${listeners.describe()}, ${server}, ${time}\n`);
   for (const dup of fleetFile?.duplicateUuids ?? []) process.stdout.write(`amtemu: note: ${dup.devices.join(', ')} share UUID ${dup.uuid} (as written in the fleet file)\n`);
   if (api && boundApi !== undefined) {
     const shown = apiHost.includes(':') ? `[${apiHost}]` : apiHost;
@@ -289,7 +295,8 @@ export async function runServe(opts: ServeOptions, typed: FlagSource = () => !op
   for (const d of listed.slice(0, 200)) {
     const domain = plan.network.domain;
     const fqdn = domain ? `${d.nvram.network.hostname}.${domain}` : d.nvram.network.hostname;
-    process.stdout.write(`  ${d.id.padEnd(8)} uuid ${d.nvram.uuid}  address ${emu.plannedAddress(d.id)}  fqdn ${fqdn}\n`);
+    const state = d.controlMode === 'none' ? d.state : `${d.state}/${d.controlMode}`;
+    process.stdout.write(`  ${d.id.padEnd(8)} ${state.padEnd(8)} uuid ${d.nvram.uuid}  address ${emu.plannedAddress(d.id)}  fqdn ${fqdn}\n`);
   }
   if (listed.length > 200) process.stdout.write(`  … and ${listed.length - 200} more (GET /api/devices lists them all)\n`);
   emu.powerOnAll();

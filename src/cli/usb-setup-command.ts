@@ -14,11 +14,14 @@ import { applyUsbSetup } from '../device/usb-setup.js';
 import { createFactoryImage } from '../nvram/defaults.js';
 import type { NvramImage } from '../nvram/image.js';
 import { getProfile } from '../nvram/profiles.js';
+import { refuseWhileServed } from '../nvram/data-dir-lock.js';
 import { NvramStore } from '../nvram/store.js';
 import { DEFAULT_DATA_DIR } from './nvram-command.js';
 
 /** A stored device, offline (no network), whose every NVRAM change is saved by the store. */
-export function openOfflineDevice(dataDir: string, deviceId: string): { device: AmtDevice; timeline: Timeline; store: NvramStore } {
+export function openOfflineDevice(dataDir: string, deviceId: string, api: string): { device: AmtDevice; timeline: Timeline; store: NvramStore } {
+  // A running fleet on this directory would overwrite what we write (src/nvram/data-dir-lock.ts).
+  refuseWhileServed(dataDir, api);
   const store = new NvramStore(dataDir);
   const image = store.load(deviceId);
   const clock = new VirtualClock({ epoch: Date.now() });
@@ -46,7 +49,7 @@ export function registerUsbSetupCommand(program: Command, out: (s: string) => vo
       } catch (e) {
         throw new AmtError('BAD_INPUT', `${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      const { device, timeline } = openOfflineDevice(o.dataDir, o.device);
+      const { device, timeline } = openOfflineDevice(o.dataDir, o.device, 'POST /api/devices/:id/usb-setup');
       const r = applyUsbSetup(device, bytes, file);
       if (r.consumed) {
         const tmp = `${file}.tmp-${process.pid}`;

@@ -24,6 +24,8 @@ export type AmtErrorCode =
   | 'NVRAM_CORRUPT'
   | 'NVRAM_INVALID'
   | 'NVRAM_IO'
+  // the data directory is held by a running `amtemu serve` (src/nvram/data-dir-lock.ts)
+  | 'NVRAM_LOCKED'
   // PKI-CH (remote configuration certificate checks)
   | 'HASH_NOT_TRUSTED'
   | 'HASH_INACTIVE'

@@ -145,7 +145,7 @@ export class AmtDevice {
   /** Window state with the elapsed time brought up to now. */
   get window(): Readonly<NvramImage['provisioning']['window']> & { remainingMs: number } {
     const w = this.img.provisioning.window;
-    const elapsed = w.kind === 'closed' ? w.elapsedMs : w.elapsedMs + (this.poweredOn ? this.clock.now() - this.windowMark : 0);
+    const elapsed = w.kind === 'closed' ? w.elapsedMs : w.elapsedMs + (this.poweredOn ? Math.floor(this.clock.now() - this.windowMark) : 0);
     return { ...w, elapsedMs: elapsed, remainingMs: w.kind === 'closed' ? 0 : Math.max(0, w.lengthMs - elapsed) };
   }
 
@@ -180,7 +180,8 @@ export class AmtDevice {
     if (!this.poweredOn) return;
     this.syncWindowElapsed();
     // Keep the accumulated uptime across the power cycle (ITJ 2008: "accumulated system up-time").
-    if (this.windowOpen()) this.setWindow(this.img.provisioning.window);
+    // Power goes off whether or not that write succeeds (the file keeps its last good image).
+    if (this.windowOpen()) this.inFirmwareTask(() => this.setWindow(this.img.provisioning.window));
     this.poweredOn = false;
     this.disarmWindow();
     this.helloAwaitingLease = false;
@@ -268,9 +269,20 @@ export class AmtDevice {
     try {
       work();
     } catch (e) {
-      if (!isAmtError(e, 'NVRAM_IO')) throw e;
-      this.record('nvram.write-failed', { message: e.message }, 'NVRAM_IO');
+      if (!this.recordWriteFailure(e)) throw e;
     }
+  }
+
+  /**
+   * A store that refused a write: out of space or descriptors (NVRAM_IO), or an image its
+   * schema rejects (NVRAM_INVALID, a bug elsewhere). Either way the file keeps its last good
+   * image (the store writes a temp file and renames it only when the whole write succeeded)
+   * and the firmware goes on; the failure is a coded timeline event. False: not a store failure.
+   */
+  private recordWriteFailure(e: unknown): boolean {
+    if (!isAmtError(e, 'NVRAM_IO') && !isAmtError(e, 'NVRAM_INVALID')) return false;
+    this.record('nvram.write-failed', { message: e.message }, e.code);
+    return true;
   }
 
   // ---- the configuration window and hellos ---------------------------------------------------
@@ -292,7 +304,8 @@ export class AmtDevice {
     if (p.mode !== 'Enterprise' || p.trigger !== 'talk' || p.remoteConfigTimerHours <= 0) return;
     // setup.bin var 28 "ME Provision Halt/Active" = Stop: no self-started hellos (an agent may still start them).
     if (this.img.setup.provisionHalt) return;
-    this.openWindow('bareMetal', p.remoteConfigTimerHours * HELLO_TIMING.HOUR, 'power-on in setup state');
+    // Self-started (power-on, a timer): a refused write leaves the window closed and is an event.
+    this.inFirmwareTask(() => this.openWindow('bareMetal', p.remoteConfigTimerHours * HELLO_TIMING.HOUR, 'power-on in setup state'));
   }
 
   openWindow(kind: 'bareMetal' | 'agent', lengthMs: number, reason: string, hostBased = false): void {
@@ -360,12 +373,15 @@ export class AmtDevice {
       this.windowMark = this.clock.now();
       return;
     }
-    const now = this.clock.now();
-    const delta = now - this.windowMark;
-    this.windowMark = now;
+    // Whole milliseconds only: NVRAM counts uptime in ms (the image schema says integer), while a
+    // scaled or real clock reads fractions of one. The fraction stays behind the mark and counts
+    // with the next sync, so nothing is lost to rounding however often this runs.
+    const delta = Math.floor(this.clock.now() - this.windowMark);
+    if (delta <= 0) return;
+    this.windowMark += delta;
     // The uptime counter lives in RAM and reaches NVRAM with the next write (a hello, power-off,
     // any transition). A new image object keeps earlier snapshots of `nvram` unchanged.
-    if (delta > 0) this.img = withWindow(this.img, { ...w, elapsedMs: w.elapsedMs + delta });
+    this.img = withWindow(this.img, { ...w, elapsedMs: w.elapsedMs + delta });
   }
 
   /**
@@ -428,9 +444,8 @@ export class AmtDevice {
       } catch (e) {
         // The RAM counter moves on even when flash cannot be written (NVRAM catches up on the
         // next good write); otherwise the same slot would fire again at once, forever.
-        if (!isAmtError(e, 'NVRAM_IO')) throw e;
+        if (!this.recordWriteFailure(e)) throw e;
         this.img = withWindow(this.img, counted);
-        this.record('nvram.write-failed', { message: e.message }, 'NVRAM_IO');
       }
       const target = await this.locateProvisioningServer(lease);
       if (!target) return;

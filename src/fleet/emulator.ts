@@ -64,6 +64,12 @@ export interface DeviceSpec {
   uuid?: string;
   /** Last word on the image before the device starts (scenarios, fleets). */
   customize?: (img: NvramImage) => void;
+  /**
+   * For an image loaded from the data directory (customize is not applied to those): bring it in
+   * line with what runs now (the built-in server's port and root). Returns what it changed, or
+   * undefined; a change is saved and recorded on the timeline as `nvram.aligned`.
+   */
+  reconcile?: (img: NvramImage) => Record<string, unknown> | undefined;
 }
 
 const STATE: Record<DeviceStateName, ProvisioningState> = { factory: 'Pre', setup: 'In', configured: 'Post' };
@@ -160,9 +166,12 @@ export class Emulator {
         ...(this.options.seed !== undefined ? { seed: this.options.seed } : {}),
       });
     let image: NvramImage;
+    let aligned: Record<string, unknown> | undefined;
     if (this.store?.exists(spec.deviceId)) {
       // A device that already has NVRAM keeps it: that is what NVRAM is for.
       image = this.store.load(spec.deviceId);
+      aligned = spec.reconcile?.(image);
+      if (aligned) image = this.store.save(image);
     } else {
       image = factory();
       applyInitialState(image, spec);
@@ -188,6 +197,7 @@ export class Emulator {
     this.addressOf.set(spec.deviceId, address);
     this.devices.set(spec.deviceId, device);
     this.byAddress.set(address, device);
+    if (aligned) this.timeline.record(spec.deviceId, 'nvram.aligned', aligned);
     return device;
   }
 

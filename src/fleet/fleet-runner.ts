@@ -18,7 +18,9 @@ import { FaultRules } from '../scenario/faults.js';
 import { Emulator, type DeviceStateName } from './emulator.js';
 import type { FleetDevice, FleetDeviceFields, FleetFile } from './fleet-file.js';
 import { attachListeners, type AttachedListeners, type ListenerPorts } from './listeners.js';
-import { startReferenceServer, type ReferenceServer } from './reference-server.js';
+import { acquireDataDirLock, type DataDirLock } from '../nvram/data-dir-lock.js';
+import { referencePkiIn, type StoredReferencePki } from './reference-pki.js';
+import { REFERENCE_ROOT_NAME, startReferenceServer, type ReferenceServer, type ReferenceServerOptions } from './reference-server.js';
 
 export type FleetProvisioning =
   | { kind: 'builtin'; fqdn: string; adminPassword: string; mebxPassword: string; helloPort: number }
@@ -64,7 +66,88 @@ export async function startFleet(plan: FleetPlan): Promise<RunningFleet> {
   const virtual = plan.time === 'virtual' ? new VirtualClock() : undefined;
   const clock: Clock = virtual ?? new ScaledClock((plan.time as { scaled: number }).scaled);
   const p = plan.provisioning;
-  const emu = await Emulator.start({
+  // One fleet per data directory: it writes the images back from memory, so anything else
+  // writing there meanwhile would be lost (the offline nvram commands check this lock).
+  const lock: DataDirLock | undefined = plan.dataDir ? acquireDataDirLock(plan.dataDir) : undefined;
+  let emu: Emulator;
+  try {
+    emu = await startEmulator(plan, clock);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+  let listeners: AttachedListeners | undefined;
+  let reference: ReferenceServer | undefined;
+  // One registry for the fleet: the API edits it, the WS-Man listeners apply it per request.
+  const faults = new FaultRules({ ...(plan.seed ? { seed: plan.seed } : {}), timeline: emu.timeline });
+  try {
+    listeners = await attachListeners(emu, { ...plan.ports, faults });
+    let stored: StoredReferencePki | undefined;
+    if (p.kind === 'builtin') {
+      const opts: ReferenceServerOptions = {
+        clock,
+        helloPort: p.helloPort,
+        deviceWsmanPort: listeners.ports.https,
+        fqdn: p.fqdn,
+        adminPassword: p.adminPassword,
+        mebxPassword: p.mebxPassword,
+      };
+      if (plan.dataDir) {
+        // The PCs' NVRAM remembers this server's root and port: keep both across restarts.
+        stored = await referencePkiIn(plan.dataDir, p.fqdn, clock.date());
+        reference = await startStoredReferenceServer(emu, { ...opts, pki: stored.pki }, stored.previousHelloPort);
+        stored.rememberHelloPort(reference.helloPort);
+      } else {
+        reference = await startReferenceServer(emu, opts);
+      }
+    }
+    const helloPort = reference?.helloPort ?? (p.kind === 'address' ? p.port : 9971);
+    for (const d of plan.devices) addFleetDevice(emu, d, plan.defaults, helloPort, reference, stored?.previousHelloPort);
+  } catch (e) {
+    await reference?.stop().catch(() => undefined);
+    await listeners?.close().catch(() => undefined);
+    await emu.stop();
+    lock?.release();
+    throw e;
+  }
+  const attached = listeners;
+  return {
+    plan,
+    clock,
+    virtual,
+    emu,
+    listeners: attached,
+    reference,
+    faults,
+    stop: async () => {
+      try {
+        await reference?.stop().catch(() => undefined);
+        await attached.close().catch(() => undefined);
+        await emu.stop();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
+}
+
+/**
+ * With --hello-port 0 the server takes the port it had last time when that port is free, so the
+ * PCs' NVRAM stays as it was; only when it is taken does the server move (and the PCs follow).
+ */
+async function startStoredReferenceServer(emu: Emulator, opts: ReferenceServerOptions, previousPort: number | undefined): Promise<ReferenceServer> {
+  if (opts.helloPort !== 0 || previousPort === undefined) return startReferenceServer(emu, opts);
+  try {
+    return await startReferenceServer(emu, { ...opts, helloPort: previousPort });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' && (e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
+    return startReferenceServer(emu, opts);
+  }
+}
+
+function startEmulator(plan: FleetPlan, clock: Clock): Promise<Emulator> {
+  const p = plan.provisioning;
+  return Emulator.start({
     clock,
     ...(plan.dataDir ? { dataDir: plan.dataDir } : {}),
     ...(plan.seed ? { seed: plan.seed } : {}),
@@ -80,49 +163,21 @@ export async function startFleet(plan: FleetPlan): Promise<RunningFleet> {
       ...(plan.network.transport ? { transport: plan.network.transport } : {}),
     },
   });
-  let listeners: AttachedListeners | undefined;
-  let reference: ReferenceServer | undefined;
-  // One registry for the fleet: the API edits it, the WS-Man listeners apply it per request.
-  const faults = new FaultRules({ ...(plan.seed ? { seed: plan.seed } : {}), timeline: emu.timeline });
-  try {
-    listeners = await attachListeners(emu, { ...plan.ports, faults });
-    if (p.kind === 'builtin') {
-      reference = await startReferenceServer(emu, {
-        clock,
-        helloPort: p.helloPort,
-        deviceWsmanPort: listeners.ports.https,
-        fqdn: p.fqdn,
-        adminPassword: p.adminPassword,
-        mebxPassword: p.mebxPassword,
-      });
-    }
-    const helloPort = reference?.helloPort ?? (p.kind === 'address' ? p.port : 9971);
-    for (const d of plan.devices) addFleetDevice(emu, d, plan.defaults, helloPort, reference);
-  } catch (e) {
-    await reference?.stop().catch(() => undefined);
-    await listeners?.close().catch(() => undefined);
-    await emu.stop();
-    throw e;
-  }
-  const attached = listeners;
-  return {
-    plan,
-    clock,
-    virtual,
-    emu,
-    listeners: attached,
-    reference,
-    faults,
-    stop: async () => {
-      await reference?.stop().catch(() => undefined);
-      await attached.close().catch(() => undefined);
-      await emu.stop();
-    },
-  };
 }
 
-/** One fleet device into the emulator, its NVRAM shaped by the file's fields. */
-export function addFleetDevice(emu: Emulator, d: FleetDevice, defaults: FleetPlan['defaults'], helloPort: number, reference: ReferenceServer | undefined): AmtDevice {
+/**
+ * One fleet device into the emulator, its NVRAM shaped by the file's fields. A device whose
+ * NVRAM was kept in the data directory is not reshaped; it is only brought in line with the
+ * built-in server that runs now (alignWithReference).
+ */
+export function addFleetDevice(
+  emu: Emulator,
+  d: FleetDevice,
+  defaults: FleetPlan['defaults'],
+  helloPort: number,
+  reference: ReferenceServer | undefined,
+  previousHelloPort?: number,
+): AmtDevice {
   const f: FleetDeviceFields = d.fields;
   return emu.addDevice({
     deviceId: d.id,
@@ -137,7 +192,34 @@ export function addFleetDevice(emu: Emulator, d: FleetDevice, defaults: FleetPla
       reference?.trustRoot(img);
       applyFleetFields(img, d.id, f, reference);
     },
+    ...(reference ? { reconcile: (img: NvramImage) => alignWithReference(img, f, reference, previousHelloPort) } : {}),
   });
+}
+
+/**
+ * A stored PC and the built-in server that runs now. The PC says hello where the server listened
+ * last time: when the server had to move (--hello-port 0, the old port taken), the PC follows —
+ * unless the fleet gives the PC its own port, or its port was set to something else on purpose.
+ * The entry the fleet put in the PC's hash table for the server's root (REFERENCE_ROOT_NAME) is
+ * updated when the root is another one (a data directory from before the PKI was kept, or the
+ * PKI file removed); a PC whose entry was removed or deactivated stays that way.
+ * Returns what changed, for the `nvram.aligned` event.
+ */
+export function alignWithReference(img: NvramImage, f: FleetDeviceFields, reference: ReferenceServer, previousHelloPort: number | undefined): Record<string, unknown> | undefined {
+  const changed: Record<string, unknown> = {};
+  const ps = img.setup.provisioningServer;
+  const ownPort = f.provisioningServer?.port ?? f.helloPort;
+  if (ownPort === undefined && previousHelloPort !== undefined && ps.port === previousHelloPort && ps.port !== reference.helloPort) {
+    changed['helloPort'] = { from: ps.port, to: reference.helloPort };
+    ps.port = reference.helloPort;
+  }
+  const root = reference.pki.rootHashes.sha256;
+  const entry = img.certHashes.find((h) => h.name === REFERENCE_ROOT_NAME && !h.isDefault);
+  if (entry && entry.algorithm === 'SHA256' && entry.hash !== root && !img.certHashes.some((h) => h.hash === root)) {
+    changed['trustedRoot'] = { name: REFERENCE_ROOT_NAME, from: entry.hash, to: root };
+    img.certHashes = img.certHashes.map((h) => (h === entry ? { ...h, hash: root } : h));
+  }
+  return Object.keys(changed).length > 0 ? changed : undefined;
 }
 
 export function applyFleetFields(img: NvramImage, id: string, f: FleetDeviceFields, reference: ReferenceServer | undefined): void {

@@ -1,7 +1,8 @@
 /**
- * The built-in reference provisioning server wired to an Emulator: a fresh test PKI, the
- * server on loopback, reverse DNS through the fake DNS server (as MeshCentral resolves a hello's
- * source), and the server's steps recorded on the devices' timelines as `sca.*` events.
+ * The built-in reference provisioning server wired to an Emulator: a test PKI (fresh, or the one
+ * kept in the fleet's data directory, reference-pki.ts), the server on loopback, reverse DNS
+ * through the fake DNS server (as MeshCentral resolves a hello's source), and the server's steps
+ * recorded on the devices' timelines as `sca.*` events.
  */
 import { promises as dns } from 'node:dns';
 import type { Clock } from '../clock/clock.js';
@@ -25,6 +26,9 @@ export interface ReferenceServerOptions {
   /** Reuse a PKI (tests, several servers); default: a new one. */
   pki?: TestPki;
 }
+
+/** The name the built-in server's root gets in a PC's trusted-hash table (as an admin would type it in MEBx). */
+export const REFERENCE_ROOT_NAME = 'amtemu reference root';
 
 export interface ReferenceServer {
   server: ProvisioningServer;
@@ -64,7 +68,7 @@ export async function startReferenceServer(emu: Emulator, opts: ReferenceServerO
     // As an IT admin would in MEBx: add the company root as a custom hash (firmware rules apply).
     trustRoot: (img) => {
       if (img.certHashes.some((h) => h.hash === pki.rootHashes.sha256)) return;
-      img.certHashes = addHash(img.certHashes, getProfile(img.firmware.profile), { name: 'amtemu reference root', algorithm: 'SHA256', hash: pki.rootHashes.sha256 });
+      img.certHashes = addHash(img.certHashes, getProfile(img.firmware.profile), { name: REFERENCE_ROOT_NAME, algorithm: 'SHA256', hash: pki.rootHashes.sha256 });
     },
     stop: () => {
       unlisten?.();
