@@ -4,6 +4,7 @@
  * reads a fleet file (src/fleet/fleet-file.ts); flags given on the command line win over the
  * file. `--api-port` adds the control API and dashboard (src/api).
  */
+import { isStrongPassword } from '../device/wsman/classes/setup.js';
 import type { Command } from 'commander';
 import { buildApi } from '../api/server.js';
 import { AmtError } from '../common/errors.js';
@@ -130,7 +131,7 @@ export function registerServeCommand(program: Command): void {
     .option('--hello-port <port>', 'port the hellos go to (0: any free port, with the built-in server)', parseIntFlag('hello-port', 0, 65535), 9971)
     .option('--ip-base <ip>', 'device i gets this address + i', parseLoopbackFlag('ip-base'), '127.77.0.10')
     .option('--data-dir <dir>', 'keep NVRAM images here (default: in memory)')
-    .option('--admin-password <pw>', 'admin password of configured devices', 'P@ssw0rd')
+    .option('--admin-password <pw>', 'admin password of configured devices (AMT strong-password rule: 8–32 characters with upper, lower, digit and symbol, no : , ")', parseAdminPassword, 'P@ssw0rd')
     .option('--time-scale <f>', 'virtual time runs F times real time', parseNumberFlag('time-scale', 0), 1)
     .option('--server-address <ip>', 'address of the fake DHCP and DNS servers', parseLoopbackFlag('server-address'), '127.0.0.1')
     .option('--dhcp-port <port>', 'fake DHCP server port', parseIntFlag('dhcp-port', 0, 65535), 10067)
@@ -141,7 +142,7 @@ export function registerServeCommand(program: Command): void {
     .option('--redirection-port <port>', 'redirection (AMT: 16994)', parseIntFlag('redirection-port', 0, 65535), 16994)
     .option('--redirection-tls-port <port>', 'redirection over TLS (AMT: 16995)', parseIntFlag('redirection-tls-port', 0, 65535), 16995)
     .option('--rmcp-port <port>', 'RMCP presence pong, UDP (AMT: 623; 0 = off)', parseIntFlag('rmcp-port', 0, 65535), 623)
-    .option('--seed <seed>', 'seed for reproducible UUIDs, MACs and secrets')
+    .option('--seed <seed>', 'seed for reproducible secrets (digest realm, local system account, nonces); UUIDs and MACs always derive from the device id (give shards their own --id-prefix)')
     .option('--id-prefix <prefix>', 'device ids are <prefix>1, <prefix>2, … (UUIDs and MACs derive from them: give each shard its own)', parseIdPrefix, 'pc')
     .option('--trust-root <sha256>', 'add this root certificate SHA-256 to every device as a custom trusted hash (repeatable), as an admin would in MEBx', collectTrustRoot, [] as string[])
     .option('--timeline-capacity <n>', 'timeline events kept in memory before the oldest tenth is dropped (default 1000000)', parseIntFlag('timeline-capacity', TIMELINE_CAPACITY_MIN, TIMELINE_CAPACITY_MAX))
@@ -160,6 +161,12 @@ export function registerServeCommand(program: Command): void {
  * The fleet to start: from the flags alone (N identical devices, as before fleet files), or from
  * a fleet file with every flag the user typed taking precedence over the file's value.
  */
+/** The firmware refuses weaker admin passwords (SetAdminAclEntryEx / MEBx rule), so a fleet must not start with one. */
+function parseAdminPassword(v: string): string {
+  if (!isStrongPassword(v)) throw new AmtError('BAD_INPUT', '--admin-password must follow the AMT strong-password rule (8–32 characters with upper, lower, digit and symbol, no : , ")');
+  return v;
+}
+
 function parseIdPrefix(v: string): string {
   if (!/^[A-Za-z][A-Za-z0-9_-]{0,39}$/.test(v)) throw new AmtError('BAD_INPUT', `--id-prefix must start with a letter and use letters, digits, - or _ (≤ 40), got "${v}"`);
   return v;
@@ -258,6 +265,9 @@ export function planServe(opts: ServeOptions, typed: FlagSource, fleet?: LoadedF
 export async function runServe(opts: ServeOptions, typed: FlagSource = () => !opts.config): Promise<void> {
   const fleetFile = opts.config ? loadFleetFile(opts.config) : undefined;
   const plan = planServe(opts, typed, fleetFile);
+  // Virtual time moves only through POST /api/time/*: without the API the fleet would stand still.
+  const apiWanted = typed('apiPort') || fleetFile?.spec.api?.port === undefined ? opts.apiPort : fleetFile.spec.api.port;
+  if (plan.time === 'virtual' && apiWanted === undefined) throw new AmtError('BAD_INPUT', '--time virtual moves time only through the control API: add --api-port (or api.port in the fleet file)');
   const fleet = await startFleet(plan);
   const { emu, listeners, reference: ref } = fleet;
   const colour = Boolean(process.stdout.isTTY);

@@ -80,6 +80,8 @@ describe('amtemu serve', () => {
       [['serve', '--provision-server', 'example.com'], /^amtemu: BAD_INPUT: --provision-server must be an IPv4 address/],
       [['serve', '--trust-root', 'abc'], /^amtemu: BAD_INPUT: --trust-root must be a SHA-256 in hex/],
       [['serve', '--id-prefix', '9x'], /^amtemu: BAD_INPUT: --id-prefix must start with a letter/],
+      [['serve', '--admin-password', 'weak'], /^amtemu: BAD_INPUT: --admin-password must follow the AMT strong-password rule/],
+      [['serve', '--time', 'virtual', '--rmcp-port', '0', '--http-port', '0', '--https-port', '0'], /^amtemu: BAD_INPUT: --time virtual moves time only through the control API: add --api-port/],
     ] as const) {
       const r = spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
       expect(r.status, args.join(' ')).toBe(2);

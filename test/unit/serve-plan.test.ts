@@ -16,6 +16,11 @@ function plan(args: string[]) {
 }
 
 describe('serve plan', () => {
+  it('refuses an admin password the firmware would refuse (strong-password rule)', () => {
+    for (const bad of ['', 'x', 'bad:pw1A!', 'alllowercase1!']) expect(() => plan(['--count', '1', '--admin-password', bad])).toThrow(/--admin-password must follow the AMT strong-password rule/);
+    expect(plan(['--count', '1', '--admin-password', 'Adm1n-Pass!']).defaults.adminPassword).toBe('Adm1n-Pass!');
+  });
+
   it('names devices with --id-prefix so shards do not share ids (and so UUIDs and MACs)', () => {
     const p = plan(['--count', '3', '--id-prefix', 'shard2-pc']);
     expect(p.devices.map((d) => d.id)).toEqual(['shard2-pc1', 'shard2-pc2', 'shard2-pc3']);
