@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { AmtError } from '../common/errors.js';
 import { runDemo, type DemoFlow } from './demo.js';
+import { prepareReportDir } from './output-paths.js';
 import { parseNumberFlag } from './serve-command.js';
 
 function parseFlow(v: string | undefined): DemoFlow[] {
@@ -19,8 +20,11 @@ export function registerDemoCommand(program: Command): void {
     .option('--timeout <seconds>', 'give up after this many real seconds', parseNumberFlag('timeout', 0), 120)
     .option('--no-colour', 'plain output even on a terminal')
     .action(async (flow: string, opts: { timeScale: number; out: string; timeout: number; colour: boolean }) => {
+      const flows = parseFlow(flow);
+      // Before the PKI, the fleet and two minutes of demo: the files must have somewhere to go.
+      prepareReportDir('--out', opts.out);
       const result = await runDemo({
-        flows: parseFlow(flow),
+        flows,
         timeScale: opts.timeScale,
         outDir: opts.out,
         colour: opts.colour && Boolean(process.stdout.isTTY),

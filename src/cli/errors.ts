@@ -4,11 +4,15 @@
  */
 import { CommanderError } from 'commander';
 import { isAmtError } from '../common/errors.js';
+import { describeListenError } from './listen-errors.js';
 
 export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
 
 export function describeError(e: unknown): string {
+  // node's "bind EADDRINUSE 127.0.0.1:10053": name the flag that chose the port, with a code.
+  const listen = describeListenError(e);
+  if (listen) return `${listen.code}: ${listen.message}`;
   if (isAmtError(e)) return `${e.code}: ${e.message}`;
   if (e instanceof Error) return e.message;
   return String(e);

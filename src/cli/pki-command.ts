@@ -2,8 +2,9 @@
  * `amtemu pki …`: make a test PKI for provisioning (root → intermediate → Intel Client Setup
  * leaf, plus broken variants) and print the root hash to put into a device's NVRAM table.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AmtError } from '../common/errors.js';
 import { certHashes, toCertDer } from '../pki/hashes.js';
@@ -34,6 +35,18 @@ function parseVariants(list: string[] | undefined): TestPkiVariant[] {
   return names as TestPkiVariant[];
 }
 
+/** Files whose presence means "a test PKI lives here" (what writeTestPki writes), most telling first. */
+const PKI_FILES = ['root.pem', 'leaf.key', 'chain.pem', 'intermediate.pem', 'leaf.pem', 'leaf.pfx', 'root.sha256', 'variants'] as const;
+
+/** The first PKI file already in `dir`, if any. */
+export function existingPkiFile(dir: string): string | undefined {
+  for (const f of PKI_FILES) {
+    const p = join(dir, f);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
 export function registerPkiCommands(program: Command, io: PkiCommandIo = { out: (l) => process.stdout.write(l + '\n') }): void {
   const pki = program.command('pki').description('test PKI for remote configuration (Intel Client Setup certificates)');
 
@@ -44,10 +57,23 @@ export function registerPkiCommands(program: Command, io: PkiCommandIo = { out: 
     .option('--fqdn <fqdn>', 'provisioning server FQDN for the leaf CN/SAN', 'prov.corp.example.test')
     .option('--variant <name...>', `extra chains under variants/: all, ${TEST_PKI_VARIANTS.join(', ')}`)
     .option('--key-bits <n>', 'RSA key size for CA and leaf keys', '2048')
-    .action(async (opts: { out: string; fqdn: string; variant?: string[]; keyBits: string }) => {
+    .option('--force', 'replace a PKI already in --out (a new root: devices that trust the old root stop trusting this server)')
+    .option('--keep-existing', 'when --out already holds a PKI, leave it as it is and exit 0 (one-shot containers that run on every start)')
+    .action(async (opts: { out: string; fqdn: string; variant?: string[]; keyBits: string; force?: boolean; keepExisting?: boolean }) => {
       const keyBits = parseBits(opts.keyBits);
       const variants = parseVariants(opts.variant);
       const out = resolve(opts.out);
+      if (opts.force && opts.keepExisting) throw new AmtError('BAD_INPUT', '--force and --keep-existing contradict each other; give one');
+      // A new root silently replacing the old one breaks every NVRAM that trusts the old root.
+      const existing = existingPkiFile(out);
+      if (existing && opts.keepExisting) {
+        const sha = await readFile(join(out, 'root.sha256'), 'utf8').then((t) => t.trim(), () => undefined);
+        io.out(`kept the test PKI in ${out}${sha ? ` (root SHA-256: ${sha})` : ''}`);
+        return;
+      }
+      if (existing && !opts.force) {
+        throw new AmtError('BAD_INPUT', `${existing} already exists (a test PKI is in ${out}); add --force to replace it with a new root (devices that trust the old root will refuse the new chain), or --keep-existing to keep it`);
+      }
       const made = await createTestPki({ fqdn: opts.fqdn, variants, keyBits });
       await writeTestPki(out, made);
       io.out(`wrote test PKI to ${out} (leaf CN ${made.valid.leaf.cn}, DNS suffix ${made.domain})`);

@@ -13,6 +13,7 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerMebxCommands } from './mebx-command.js';
 import { registerUsbSetupCommand } from './usb-setup-command.js';
+import { recordPortFlags } from './listen-errors.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -28,7 +29,9 @@ export function buildProgram(): Command {
       // Commander prints "error: ..." itself; keep it to one line with our prefix.
       writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `amtemu: ${s}` : s),
     })
-    .exitOverride();
+    .exitOverride()
+    // A listen that fails later names the flag that chose its port (listen-errors.ts).
+    .hook('preAction', (_program, action) => recordPortFlags(action));
   registerNvramCommands(program);
   registerPkiCommands(program);
   registerServeCommand(program);

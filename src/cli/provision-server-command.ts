@@ -1,7 +1,8 @@
 /**
  * `amtemu provision-server --config FILE`: the reference provisioning server on real sockets.
- * It listens for hellos (default 9971) and configures the devices that say hello, whether they
- * are emulated or real vPro PCs. One readable line per step on stdout; operator logs (JSON, pino)
+ * It listens for hellos (default 127.0.0.1:9971; `bind: 0.0.0.0` in the file or `--bind` for
+ * other interfaces) and configures the devices that say hello, whether they are emulated or real
+ * vPro PCs. One readable line per step on stdout; operator logs (JSON, pino)
  * on stderr.
  */
 import type { Command } from 'commander';
@@ -9,9 +10,10 @@ import { pino } from 'pino';
 import { RealClock } from '../clock/real-clock.js';
 import { AmtError } from '../common/errors.js';
 import { formatVirtualTime } from '../common/timeline.js';
-import { loadProvisioningConfigFile } from '../provisioning/config.js';
+import { DEFAULT_BIND, loadProvisioningConfigFile } from '../provisioning/config.js';
 import { ProvisioningServer } from '../provisioning/server.js';
 import type { ProvisioningEvent } from '../provisioning/steps.js';
+import { describeListenError } from './listen-errors.js';
 
 function parsePort(v: string): number {
   const n = Number(v);
@@ -31,10 +33,10 @@ export function formatProvisioningEvent(e: ProvisioningEvent): string {
 export function registerProvisionServerCommand(program: Command): void {
   program
     .command('provision-server')
-    .description('reference provisioning server: hellos on TCP 9971, PKI-CH mutual TLS, WS-Man remote configuration (MeshCentral bare-metal flow)')
-    .requiredOption('--config <file>', 'YAML: profiles (adminPassword, mebxPassword, tls, match.uuids), chains (chain/key PEM files), optional tlsCa')
-    .option('--hello-port <port>', 'TCP port for hellos (overrides the file)', parsePort)
-    .option('--bind <address>', 'listen address (overrides the file)')
+    .description(`reference provisioning server: hellos on TCP ${DEFAULT_BIND}:9971 (loopback; --bind 0.0.0.0 for real PCs on the LAN), PKI-CH mutual TLS, WS-Man remote configuration (MeshCentral bare-metal flow)`)
+    .requiredOption('--config <file>', 'YAML: helloPort, bind, profiles (adminPassword, mebxPassword, tls, match.uuids), chains (chain/key PEM files), optional tlsCa')
+    .option('--hello-port <port>', 'TCP port for hellos (overrides helloPort: in the file; default 9971)', parsePort)
+    .option('--bind <address>', `listen address for hellos (overrides bind: in the file; default ${DEFAULT_BIND}, loopback only; 0.0.0.0 for every interface)`)
     .action(async (opts: { config: string; helloPort?: number; bind?: string }) => {
       const cfg = loadProvisioningConfigFile(opts.config);
       const log = pino({ name: 'amtemu-provision-server' }, pino.destination(2));
@@ -57,6 +59,9 @@ export function registerProvisionServerCommand(program: Command): void {
       try {
         await server.start();
       } catch (e) {
+        // Which setting chose the port: the flag, or helloPort: in the file.
+        const listen = describeListenError(e, { command: 'provision-server', flag: opts.helloPort !== undefined ? '--hello-port' : `helloPort (${opts.config})` });
+        if (listen) throw listen;
         throw new AmtError('BAD_INPUT', `cannot listen on ${opts.bind ?? cfg.bind}:${opts.helloPort ?? cfg.helloPort}: ${(e as Error).message}`);
       }
       log.info({ profiles: cfg.profiles.map((p) => p.name), chains: cfg.chains.map((c) => c.name) }, 'provisioning server started');

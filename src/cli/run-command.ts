@@ -3,15 +3,16 @@
  * files in virtual time, print ✓/✗ per scenario with failure detail, write CI reports. The exit
  * code is the verdict: 0 all passed, 1 a scenario failed, 2 a file could not be read or parsed.
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { AmtError } from '../common/errors.js';
 import { toMermaidSequence } from '../report/mermaid.js';
 import { loadScenarioFile, ScenarioLoadError } from '../scenario/loader.js';
-import { formatResult, formatSummary, JSON_TIMELINE_CHOICES, toJsonReport, toJUnit, type JsonTimeline } from '../scenario/report.js';
+import { formatResult, formatSummary, JSON_TIMELINE_CHOICES, toJsonReport, toJUnit, type JsonTimeline, type NotLoaded } from '../scenario/report.js';
 import { runLoaded, type ScenarioResult } from '../scenario/runner.js';
 import type { LoadedScenario } from '../scenario/types.js';
+import { checkReportFile, prepareReportDir, writeReport } from './output-paths.js';
 
 export interface RunCommandOptions {
   junit?: string;
@@ -71,17 +72,22 @@ export async function runCommand(paths: string[], opts: RunCommandOptions): Prom
   const write = opts.write ?? ((s: string) => process.stdout.write(s));
   const writeErr = opts.writeErr ?? ((s: string) => process.stderr.write(s));
   const files = collectScenarioFiles(paths);
+  // Before any scenario runs: a report that cannot be written must not cost the whole run.
+  if (opts.junit) checkReportFile('--junit', opts.junit);
+  if (opts.json) checkReportFile('--json', opts.json);
+  if (opts.mermaid) prepareReportDir('--mermaid', opts.mermaid);
   const loaded: LoadedScenario[] = [];
-  let loadFailed = 0;
+  const notLoaded: NotLoaded[] = [];
   for (const f of files) {
     try {
       loaded.push(loadScenarioFile(f));
     } catch (e) {
-      loadFailed++;
-      if (e instanceof ScenarioLoadError) writeErr(`${e.message}\n`);
-      else throw e;
+      if (!(e instanceof ScenarioLoadError)) throw e;
+      writeErr(`${e.message}\n`);
+      notLoaded.push({ file: f, problems: e.message.split('\n') });
     }
   }
+  const loadFailed = notLoaded.length;
   const results: ScenarioResult[] = new Array<ScenarioResult>(loaded.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -95,13 +101,12 @@ export async function runCommand(paths: string[], opts: RunCommandOptions): Prom
   };
   await Promise.all(Array.from({ length: Math.min(opts.jobs, Math.max(1, loaded.length)) }, () => worker()));
   write(`\n${formatSummary(results, { colour: opts.colour ?? false })}${loadFailed ? `, ${loadFailed} file${loadFailed === 1 ? '' : 's'} did not load` : ''}\n`);
-  if (opts.junit) writeFileSync(opts.junit, toJUnit(results));
-  if (opts.json) writeFileSync(opts.json, toJsonReport(results, { timeline: opts.jsonTimeline ?? 'all' }));
+  if (opts.junit) writeReport('--junit', opts.junit, toJUnit(results, undefined, notLoaded));
+  if (opts.json) writeReport('--json', opts.json, toJsonReport(results, { timeline: opts.jsonTimeline ?? 'all', notLoaded }));
   if (opts.mermaid) {
-    mkdirSync(opts.mermaid, { recursive: true });
     for (const r of results) {
       const stem = basename(r.file, extname(r.file));
-      writeFileSync(join(opts.mermaid, `${stem}.mmd`), toMermaidSequence(r.timeline, { title: r.name }));
+      writeReport('--mermaid', join(opts.mermaid, `${stem}.mmd`), toMermaidSequence(r.timeline, { title: r.name }));
     }
   }
   if (loadFailed > 0) return 2;

@@ -68,7 +68,10 @@ export type AmtErrorCode =
   // authentication (brute-force lockout, src/device/http/amt-http.ts)
   | 'AUTH_LOCKED_OUT'
   // input validation at the edges
-  | 'BAD_INPUT';
+  | 'BAD_INPUT'
+  // a listen/bind on a port named by a flag failed: EADDRINUSE (PORT_IN_USE) or EACCES (PORT_NOT_PERMITTED)
+  | 'PORT_IN_USE'
+  | 'PORT_NOT_PERMITTED';
 
 export class AmtError extends Error {
   readonly code: AmtErrorCode;

@@ -3,6 +3,7 @@
  * provisioning chains (PEM files, leaf first) and optional TLS CA. Validated with ajv; every
  * problem is reported as `file:line: message`.
  */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -29,13 +30,16 @@ const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 // AMT password rule (MeshCentral checkAmtPassword): ≥ 8, a digit, a lower, an upper, a non-alphanumeric.
 const AMT_PASSWORD = '^(?=.*\\d)(?=.*[a-z])(?=.*[A-Z])(?=.*[^A-Za-z0-9]).{8,32}$';
 
+/** Where the hello listener binds when neither the file (bind:) nor --bind says. */
+export const DEFAULT_BIND = '127.0.0.1';
+
 export const PROVISIONING_CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['profiles', 'chains'],
   properties: {
     helloPort: { type: 'integer', minimum: 0, maximum: 65535 },
-    bind: { type: 'string', minLength: 1 },
+    bind: { type: 'string', minLength: 1, description: 'listen address for hellos (default 127.0.0.1; 0.0.0.0 for every interface)' },
     deviceWsmanPort: { type: 'integer', minimum: 1, maximum: 65535 },
     wsmanTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
     deviceTls: {
@@ -124,6 +128,29 @@ function ajvMessage(e: ErrorObject): string {
   return `${where}: ${e.message ?? e.keyword}`;
 }
 
+/** A PEM private key as a KeyObject, or why not (encrypted, garbage between the markers, …). */
+function privateKey(pem: string): KeyObject | string {
+  try {
+    return createPrivateKey(pem);
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * Does the key belong to the certificate? A leaf key from another chain is otherwise only found
+ * at the first TLS handshake, where every device then fails with "key values mismatch".
+ * Returns undefined (it matches), MISMATCH, or why the check could not be made.
+ */
+const MISMATCH = 'mismatch';
+function keyMismatch(certDer: Buffer, key: KeyObject): string | undefined {
+  try {
+    return new X509Certificate(certDer).checkPrivateKey(key) ? undefined : MISMATCH;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 function readPem(file: string, base: string, what: string, line: number | undefined): string {
   const p = resolve(base, what);
   try {
@@ -183,11 +210,18 @@ export function loadProvisioningConfigText(text: string, file = '<inline>', base
       }
     }
     if (!/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(keyPem)) throw bad(file, at('key') ?? line, `${c.key} is not a PEM private key`);
+    const key = privateKey(keyPem);
+    if (typeof key === 'string') throw bad(file, at('key') ?? line, `chains.${i}.key: cannot read ${c.key} as a private key (${key})`);
+    const mismatch = keyMismatch(ders[0]!, key);
+    if (mismatch === MISMATCH) throw bad(file, at('key') ?? line, `chains.${i}.key: ${c.key} does not match the leaf certificate (the first one in ${c.chain}); give the key the leaf was issued for`);
+    if (mismatch) throw bad(file, at('key') ?? line, `chains.${i}.key: cannot check ${c.key} against the leaf certificate of ${c.chain}: ${mismatch}`);
     return { name: c.name ?? `chain ${i}`, chainPem, keyPem, rootHashes: certHashes(rootDer) };
   });
   const out: ProvisioningFileConfig = {
     helloPort: data.helloPort ?? 9971,
-    bind: data.bind ?? '0.0.0.0',
+    // Loopback unless asked (bind: 0.0.0.0 or --bind), like the control API: a test server
+    // that configures any PC saying hello should not be reachable from the LAN by accident.
+    bind: data.bind ?? DEFAULT_BIND,
     deviceWsmanPort: data.deviceWsmanPort ?? 16993,
     profiles: data.profiles.map((p) => ({ name: p.name, adminPassword: p.adminPassword, mebxPassword: p.mebxPassword, tls: p.tls ?? false, ...(p.match ? { match: p.match } : {}) })),
     chains,
@@ -196,7 +230,21 @@ export function loadProvisioningConfigText(text: string, file = '<inline>', base
   if (data.deviceTls) out.deviceTls = { ...data.deviceTls };
   if (data.tlsCa) {
     const line = lineOf(doc, lc, ['tlsCa']);
-    out.tlsCa = { certPem: readPem(file, baseDir, data.tlsCa.cert, line), keyPem: readPem(file, baseDir, data.tlsCa.key, line) };
+    const at = (k: string): number | undefined => lineOf(doc, lc, ['tlsCa', k]) ?? line;
+    const certPem = readPem(file, baseDir, data.tlsCa.cert, at('cert'));
+    const keyPem = readPem(file, baseDir, data.tlsCa.key, at('key'));
+    let certDer: Buffer;
+    try {
+      certDer = pemToDerList(certPem, data.tlsCa.cert)[0]!;
+    } catch (e) {
+      throw bad(file, at('cert'), `tlsCa.cert: ${(e as Error).message}`);
+    }
+    const key = privateKey(keyPem);
+    if (typeof key === 'string') throw bad(file, at('key'), `tlsCa.key: cannot read ${data.tlsCa.key} as a private key (${key})`);
+    const mismatch = keyMismatch(certDer, key);
+    if (mismatch === MISMATCH) throw bad(file, at('key'), `tlsCa.key: ${data.tlsCa.key} does not match the CA certificate ${data.tlsCa.cert}`);
+    if (mismatch) throw bad(file, at('key'), `tlsCa.key: cannot check ${data.tlsCa.key} against ${data.tlsCa.cert}: ${mismatch}`);
+    out.tlsCa = { certPem, keyPem };
   }
   return out;
 }

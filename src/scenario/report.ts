@@ -58,18 +58,28 @@ export function xmlText(s: string): string {
     .replace(/"/g, '&quot;');
 }
 
+/** A scenario file that did not load (YAML, schema or semantic problems): it never ran. */
+export interface NotLoaded {
+  file: string;
+  /** One line each, `file:line:column: message`. */
+  problems: string[];
+}
+
 /**
  * JUnit XML: one testsuite per run, one testcase per scenario (classname = file). A failed
- * expectation is a <failure>; a scenario that could not start (bad file, setup error) is an <error>.
+ * expectation is a <failure>; a scenario that could not start (bad file, setup error) is an
+ * <error>, and so is a file that did not load at all (`notLoaded`): a CI page must not show
+ * green for a run that exited 2.
  */
-export function toJUnit(results: ScenarioResult[], suiteName = 'amtemu scenarios'): string {
+export function toJUnit(results: ScenarioResult[], suiteName = 'amtemu scenarios', notLoaded: readonly NotLoaded[] = []): string {
   const failures = results.filter((r) => !r.passed && r.failures.every((f) => f.step >= 0)).length;
-  const errors = results.filter((r) => r.failures.some((f) => f.step < 0)).length;
+  const errors = results.filter((r) => r.failures.some((f) => f.step < 0)).length + notLoaded.length;
+  const tests = results.length + notLoaded.length;
   const seconds = (ms: number): string => (ms / 1000).toFixed(3);
   const total = results.reduce((s, r) => s + r.wallMs, 0);
   const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  out.push(`<testsuites name="${xmlText(suiteName)}" tests="${results.length}" failures="${failures}" errors="${errors}" time="${seconds(total)}">`);
-  out.push(`  <testsuite name="${xmlText(suiteName)}" tests="${results.length}" failures="${failures}" errors="${errors}" skipped="0" time="${seconds(total)}" timestamp="${new Date().toISOString().replace(/\.\d+Z$/, '')}">`);
+  out.push(`<testsuites name="${xmlText(suiteName)}" tests="${tests}" failures="${failures}" errors="${errors}" time="${seconds(total)}">`);
+  out.push(`  <testsuite name="${xmlText(suiteName)}" tests="${tests}" failures="${failures}" errors="${errors}" skipped="0" time="${seconds(total)}" timestamp="${new Date().toISOString().replace(/\.\d+Z$/, '')}">`);
   for (const r of results) {
     out.push(`    <testcase classname="${xmlText(r.file)}" name="${xmlText(r.name)}" time="${seconds(r.wallMs)}">`);
     const setup = r.failures.find((f) => f.step < 0);
@@ -80,6 +90,14 @@ export function toJUnit(results: ScenarioResult[], suiteName = 'amtemu scenarios
       out.push(`      <failure message="${xmlText(`step ${first.step + 1}: ${first.message}`)}" type="ExpectationFailed">${detail}</failure>`);
     }
     out.push(`      <system-out>${xmlText(`virtual time: ${formatDuration(r.durationVirtualMs)}; ${r.steps.length} steps; ${r.timeline.length} timeline events`)}</system-out>`);
+    out.push('    </testcase>');
+  }
+  for (const n of notLoaded) {
+    // The scenario's name is in the file that did not load: the file stands for it.
+    out.push(`    <testcase classname="${xmlText(n.file)}" name="${xmlText(n.file)}" time="0.000">`);
+    const first = n.problems[0] ?? `${n.file}: did not load`;
+    const count = n.problems.length > 1 ? ` (and ${n.problems.length - 1} more problem${n.problems.length === 2 ? '' : 's'})` : '';
+    out.push(`      <error message="${xmlText(`${first}${count}`)}" type="ScenarioLoadError">${xmlText(n.problems.join('\n'))}</error>`);
     out.push('    </testcase>');
   }
   out.push('  </testsuite>', '</testsuites>', '');
@@ -96,7 +114,7 @@ export const JSON_TIMELINE_CHOICES: readonly JsonTimeline[] = ['all', 'failed', 
  * stay diffable line by line at ~60 % of the size of indented JSON (61 vs 104 MB for scale-week-server-down). `timeline: 'failed'`
  * or `'none'` leaves passing (or all) scenarios' events out and says how many were left out.
  */
-export function toJsonReport(results: ScenarioResult[], opts: { timeline?: JsonTimeline } = {}): string {
+export function toJsonReport(results: ScenarioResult[], opts: { timeline?: JsonTimeline; notLoaded?: readonly NotLoaded[] } = {}): string {
   const keep = opts.timeline ?? 'all';
   const events: string[] = [];
   // A NUL and a random nonce: no string a scenario carries can be mistaken for the placeholder.
@@ -108,7 +126,9 @@ export function toJsonReport(results: ScenarioResult[], opts: { timeline?: JsonT
     events.push(included ? eventLines(r.timeline) : '[]');
     return { ...r, timeline: marker, ...(included ? {} : { timelineLeftOut: r.timeline.length }) };
   });
-  const text = JSON.stringify({ passed: results.every((r) => r.passed), results: shaped }, null, 2);
+  // A file that did not load is a run that did not pass (exit 2), and says so with its problems.
+  const notLoaded = opts.notLoaded ?? [];
+  const text = JSON.stringify({ passed: results.every((r) => r.passed) && notLoaded.length === 0, results: shaped, ...(notLoaded.length ? { notLoaded } : {}) }, null, 2);
   // In the JSON text the NUL is the six characters \u0000; a UUID needs no regex escaping.
   const placeholder = new RegExp(`"\\\\u0000timeline:${nonce}:(\\d+)"`, 'g');
   return `${text.replace(placeholder, (_m, i: string) => events[Number(i)]!)}\n`;

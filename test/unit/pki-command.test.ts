@@ -32,6 +32,37 @@ describe('amtemu pki', () => {
     }
   });
 
+  it('init refuses to replace an existing PKI unless --force; --keep-existing keeps it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'amtemu-pkicli-'));
+    try {
+      const run = (args: string[], lines: string[] = []) => program(lines).parseAsync(['pki', 'init', '--out', dir, ...args], { from: 'user' });
+      await run([]);
+      const first = await readFile(join(dir, 'root.sha256'), 'utf8');
+      // A second init would give a new root and break every NVRAM that trusts the first one.
+      const err = await run([]).then(() => undefined, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'BAD_INPUT' });
+      expect((err as Error).message).toBe(
+        `${join(dir, 'root.pem')} already exists (a test PKI is in ${dir}); add --force to replace it with a new root (devices that trust the old root will refuse the new chain), or --keep-existing to keep it`,
+      );
+      expect(await readFile(join(dir, 'root.sha256'), 'utf8')).toBe(first);
+
+      const kept: string[] = [];
+      await run(['--keep-existing'], kept);
+      expect(kept).toEqual([`kept the test PKI in ${dir} (root SHA-256: ${first.trim()})`]);
+      expect(await readFile(join(dir, 'root.sha256'), 'utf8')).toBe(first);
+      await expect(run(['--force', '--keep-existing'])).rejects.toMatchObject({ code: 'BAD_INPUT' });
+
+      await run(['--force']);
+      expect(await readFile(join(dir, 'root.sha256'), 'utf8')).not.toBe(first);
+
+      // Only the key left behind still counts as a PKI.
+      await rm(join(dir, 'root.pem'));
+      await expect(run([])).rejects.toThrow(/leaf\.key already exists/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('bad input is an AmtError BAD_INPUT', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'amtemu-pkicli-'));
     try {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +53,9 @@ describe('provisioning config file', () => {
     await writeFile(join(dir, 'prov.yaml'), GOOD);
     const cfg = loadProvisioningConfigFile(join(dir, 'prov.yaml'));
     expect(cfg.helloPort).toBe(9971);
-    expect(cfg.bind).toBe('0.0.0.0');
+    // Loopback unless the file or --bind says otherwise (like the control API).
+    expect(cfg.bind).toBe('127.0.0.1');
+    expect(loadProvisioningConfigText(`bind: 0.0.0.0\n${GOOD}`, 'prov.yaml', dir).bind).toBe('0.0.0.0');
     expect(cfg.deviceWsmanPort).toBe(16993);
     expect(cfg.profiles.map((p) => [p.name, p.tls])).toEqual([['acm', false], ['default', false]]);
     expect(cfg.chains[0]!.rootHashes).toEqual(pki.rootHashes);
@@ -78,6 +81,29 @@ describe('provisioning config file', () => {
     expect(loadError(GOOD.replace('name: default', 'name: acm'))).toBe('prov.yaml:9: profiles.1.name: duplicate profile "acm"');
     expect(loadError(GOOD.replace('    mebxPassword: "Mebx!2pass"\nchains', '    mebxPassword: "Mebx!2pass"\n    tls: true\nchains'))).toMatch(/tlsCa \(cert, key\) is required/);
     expect(loadError(GOOD.replace('pki/leaf.key', 'pki/root.pem'))).toMatch(/not a PEM private key/);
+  });
+
+  it('refuses at load time a chain whose key is not the leaf certificate\'s (file:line, what is wrong)', async () => {
+    // A key from another PKI: before, the server started and every device failed with "key values mismatch".
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' });
+    await writeFile(join(dir, 'other.key'), other);
+    expect(loadError(GOOD.replace('pki/leaf.key', 'other.key'))).toBe(
+      'prov.yaml:15: chains.0.key: other.key does not match the leaf certificate (the first one in pki/chain.pem); give the key the leaf was issued for',
+    );
+    // Garbage between the markers: one located line, not a crash at the first handshake.
+    await writeFile(join(dir, 'broken.key'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    expect(loadError(GOOD.replace('pki/leaf.key', 'broken.key'))).toMatch(/^prov\.yaml:15: chains\.0\.key: cannot read broken\.key as a private key \(/);
+  });
+
+  it('refuses a tlsCa whose key does not match its certificate', async () => {
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    await writeFile(join(dir, 'ca-other.key'), other);
+    // Any certificate with its own key stands in for a CA here: the check is key against certificate.
+    await writeFile(join(dir, 'ca.pem'), pki.valid.leaf.pem);
+    expect(loadError(`${GOOD}tlsCa:\n  cert: ca.pem\n  key: ca-other.key\n`)).toBe('prov.yaml:18: tlsCa.key: ca-other.key does not match the CA certificate ca.pem');
+    // The matching pair loads.
+    await writeFile(join(dir, 'ca.key'), pki.valid.keyPem);
+    expect(loadProvisioningConfigText(`${GOOD}tlsCa:\n  cert: ca.pem\n  key: ca.key\n`, 'prov.yaml', dir).tlsCa?.certPem).toBe(pki.valid.leaf.pem);
   });
 });
 
