@@ -282,6 +282,9 @@ export async function runServe(opts: ServeOptions, typed: FlagSource = () => !op
   const boundApi = api ? await api.listen(apiPort!).catch(async (e: unknown) => {
     await api.close();
     await fleet.stop();
+    // A taken port is named like every other port flag (src/cli/listen-errors.ts): PORT_IN_USE: --api-port …
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') throw e;
     throw new AmtError('BAD_INPUT', `control API cannot listen on ${apiHost}:${apiPort}: ${e instanceof Error ? e.message : String(e)}`);
   }) : undefined;
   const p = plan.provisioning;
