@@ -287,6 +287,16 @@ export async function runServe(opts: ServeOptions, typed: FlagSource = () => !op
     if (code === 'EADDRINUSE' || code === 'EACCES') throw e;
     throw new AmtError('BAD_INPUT', `control API cannot listen on ${apiHost}:${apiPort}: ${e instanceof Error ? e.message : String(e)}`);
   }) : undefined;
+  // Listen for the stop signals before the banner: a supervisor (or a test) that sends SIGTERM as
+  // soon as it reads the banner must get a clean stop, not node's default exit by signal.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (sig: string): void => {
+      process.stdout.write(`amtemu: ${sig}, stopping\n`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
   const p = plan.provisioning;
   const server = ref ? `built-in provisioning server 127.0.0.1:${ref.helloPort} (root SHA-256 ${ref.pki.rootHashes.sha256.slice(0, 16)}…)` : `provisioning server ${p.kind === 'address' ? `${p.address}:${p.port}` : ''}`;
   const time = plan.time === 'virtual' ? 'virtual time (moves only through the control API)' : `time x${plan.time.scaled}`;
@@ -313,14 +323,7 @@ export async function runServe(opts: ServeOptions, typed: FlagSource = () => !op
   }
   if (listed.length > 200) process.stdout.write(`  … and ${listed.length - 200} more (GET /api/devices lists them all)\n`);
   emu.powerOnAll();
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string): void => {
-      process.stdout.write(`amtemu: ${sig}, stopping\n`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await stopped;
   await api?.close();
   await fleet.stop();
 }
