@@ -12,6 +12,7 @@
  * fsync, rename). A damaged file is an error naming the file; it is never silently replaced,
  * because the PCs trust what is in it.
  */
+import { writeFileDurably } from '../common/durable-write.js';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -132,19 +133,10 @@ function stored(pki: TestPki, helloPort: number | undefined): StoredServer {
 
 /** Temp file, fsync, rename: a reader (the next start) sees the old file or the new one. */
 function writeAtomically(file: string, data: StoredServer): void {
-  const temp = `${file}.tmp-${process.pid}`;
-  let fd: number | undefined;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fd = fs.openSync(temp, 'w', 0o600);
-    fs.writeFileSync(fd, JSON.stringify(data, null, 2) + '\n');
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(temp, file);
+    writeFileDurably(file, JSON.stringify(data, null, 2) + '\n', `${file}.tmp-${process.pid}`);
   } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
     throw new AmtError('NVRAM_IO', `${file}: cannot write: ${(e as Error).message}`, { file });
   }
 }

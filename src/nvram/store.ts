@@ -1,3 +1,4 @@
+import { writeFileDurably } from '../common/durable-write.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AmtError } from '../common/errors.js';
@@ -96,18 +97,9 @@ export class NvramStore {
     } catch (e) {
       throw ioError('create directory', this.dataDir, e);
     }
-    const temp = `${file}${TEMP_MARK}${process.pid}-${++this.tempCounter}`;
-    let fd: number | undefined;
     try {
-      fd = fs.openSync(temp, 'w', 0o600);
-      fs.writeFileSync(fd, text);
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      fd = undefined;
-      fs.renameSync(temp, file);
+      writeFileDurably(file, text, `${file}${TEMP_MARK}${process.pid}-${++this.tempCounter}`);
     } catch (e) {
-      if (fd !== undefined) fs.closeSync(fd);
-      fs.rmSync(temp, { force: true });
       throw ioError('write', file, e);
     }
     this.fsyncDir();

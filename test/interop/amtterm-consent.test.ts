@@ -13,6 +13,7 @@ import { OPT_IN_STATE, userConsentFor } from '../../src/device/user-consent.js';
 import { RedirectionListener } from '../../src/network/redirection-listener.js';
 import { makeDevice } from '../helpers/device-fixture.js';
 import { output, WsmanHarness, type Parsed } from '../fixtures/wsman/call.js';
+import { until } from '../helpers/until.js';
 
 const PASS = 'Amt#Term1';
 const ADDR = `127.${100 + (process.pid % 100)}.${((process.pid >> 8) % 250) + 1}.37`;
@@ -40,15 +41,6 @@ afterAll(async () => {
   }
   await listener?.stop();
 });
-
-/** Wait (bounded, ≤ 5 s) until `cond` holds. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 250; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function runAmtterm() {
   const child = spawn('amtterm', ['-u', 'admin', '-p', PASS, ADDR, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -10,6 +10,7 @@ import { md5hex } from '../../src/device/redirection/auth.js';
 import { solConsoleFor } from '../../src/device/redirection/sol-console.js';
 import { RedirectionListener } from '../../src/network/redirection-listener.js';
 import { makeDevice } from '../helpers/device-fixture.js';
+import { until } from '../helpers/until.js';
 
 const PASS = 'Amt#Term1';
 const ADDR = `127.${100 + (process.pid % 100)}.${((process.pid >> 8) % 250) + 1}.31`;
@@ -39,15 +40,6 @@ afterAll(async () => {
   }
   await listener?.stop();
 });
-
-/** Wait (bounded, ≤ 5 s) until `cond` holds. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 250; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function runAmtterm(pass: string) {
   const child = spawn('amtterm', ['-u', 'admin', '-p', pass, ADDR, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -18,6 +18,7 @@ import { solConsoleFor } from '../../src/device/redirection/sol-console.js';
 import { RedirectionListener } from '../../src/network/redirection-listener.js';
 import { DeviceCertStore } from '../../src/pki/device-cert.js';
 import { makeDevice } from '../helpers/device-fixture.js';
+import { until } from '../helpers/until.js';
 
 const require = createRequire(import.meta.url);
 interface InnerModule {
@@ -77,14 +78,6 @@ afterAll(async () => {
   for (const r of opened) r.Stop();
   await listener?.stop();
 });
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 250; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function meshRedirect(useTls: boolean, pass = PASS): { redir: Redir; m: InnerModule } {
   const m: InnerModule = {
