@@ -88,14 +88,19 @@ function expandEprs(value: unknown): unknown {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, expandEprs(v)]));
 }
 
-function escapeStrings<T>(value: T): T {
+/** Apply `f` to every string in a YAML value (objects and lists walked, other scalars kept). */
+function mapStrings<T>(value: T, f: (s: string) => string): T {
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return xmlEscape(v);
+    if (typeof v === 'string') return f(v);
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
     return v;
   };
   return walk(value) as T;
+}
+
+function escapeStrings<T>(value: T): T {
+  return mapStrings(value, xmlEscape);
 }
 
 /** Replace `{{consentCode}}` in string values (deeply) by the code on the device's screen. */
@@ -105,13 +110,7 @@ function withConsentCode<T>(value: T, device: AmtDevice): T {
     if (!c) throw new WsmanError('WSMAN_BAD_RESPONSE', `${device.id}: no user consent code on the screen (StartOptIn first)`);
     return c;
   };
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return v.includes(CONSENT_PLACEHOLDER) ? v.split(CONSENT_PLACEHOLDER).join(code()) : v;
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    return v;
-  };
-  return walk(value) as T;
+  return mapStrings(value, (v) => (v.includes(CONSENT_PLACEHOLDER) ? v.split(CONSENT_PLACEHOLDER).join(code()) : v));
 }
 
 interface CallResult {
