@@ -182,7 +182,12 @@ function interpret(msg: Buffer, id: number, qname: string, server: { host: strin
   let owner = qname.toLowerCase();
   for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
     const here = res.answers.filter((a) => typeof a.name === 'string' && a.name.toLowerCase().replace(/\.$/, '') === owner);
-    const addrs = here.filter((a) => a.type === TYPE_A && typeof a.address === 'string').map((a) => a.address as string);
+    const records = here.filter((a) => a.type === TYPE_A);
+    // An A record is four bytes; dns2 renders any RDLENGTH as dotted bytes ("10.97.45.97.45…"),
+    // so a record that is not a dotted quad makes the whole message malformed: ignored, as
+    // the other unreadable answers are (a well-formed one may still come). Found by the DNS fuzz.
+    if (records.some((a) => typeof a.address !== 'string' || parseIpv4(a.address) === undefined)) return undefined;
+    const addrs = records.map((a) => a.address as string);
     if (addrs.length > 0) return { kind: 'answer', addresses: addrs };
     const cname = here.find((a) => a.type === TYPE_CNAME && typeof a.domain === 'string');
     if (!cname) break;

@@ -143,3 +143,28 @@ describe('firmware resolver against the fake DNS server', () => {
     expect(await r.resolver.resolve('provisionserver.corp.example.test', ['not-an-ip'])).toMatchObject({ ok: false, code: 'DNS_TIMEOUT' });
   });
 });
+
+describe('firmware resolver against malformed A records', () => {
+  /** A NOERROR answer for `name` with one A record of `rdata` (any length, as a hostile server may send). */
+  function answerWith(id: number, name: string, rdata: Buffer): Buffer {
+    const labels = Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+    const header = Buffer.from([id >> 8, id & 0xff, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+    const question = Buffer.concat([labels, Buffer.from([0, 1, 0, 1])]);
+    const rr = Buffer.concat([Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, rdata.length >> 8, rdata.length & 0xff]), rdata]);
+    return Buffer.concat([header, question, rr]);
+  }
+
+  it('ignores an answer whose A record is not four bytes and takes the well-formed one after it', async () => {
+    const sock = dgram.createSocket('udp4');
+    sock.on('message', (q, rinfo) => {
+      const id = q.readUInt16BE(0);
+      // 12 bytes of RDATA: dns2 would render "10.97.45.97.45.45.97.45.97.97.97.0" (the fuzz's counterexample).
+      sock.send(answerWith(id, 'provisionserver.corp.example.test', Buffer.from([10, 97, 45, 97, 45, 45, 97, 45, 97, 97, 97, 0])), rinfo.port, rinfo.address);
+      sock.send(answerWith(id, 'provisionserver.corp.example.test', Buffer.from([127, 0, 0, 9])), rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((res) => sock.bind(0, '127.0.0.1', () => res()));
+    cleanups.push(() => new Promise<void>((res) => sock.close(() => res())));
+    const resolver = new FirmwareDnsResolver({ clock: new VirtualClock(), port: (sock.address() as { port: number }).port, timeoutMs: 2000, attempts: 1 });
+    expect(await resolver.resolve('provisionserver.corp.example.test', ['127.0.0.1'])).toEqual({ ok: true, value: ['127.0.0.9'] });
+  });
+});
