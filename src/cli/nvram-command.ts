@@ -7,8 +7,8 @@
 import { Command, Option } from 'commander';
 import { AmtError } from '../common/errors.js';
 import { createFactoryImage } from '../nvram/defaults.js';
-import { addHash, deleteHash, restoreDefaultHashes, setHashActive, withHashes } from '../nvram/hash-table.js';
-import { HASH_LENGTH, type HashAlgorithm, type NvramImage } from '../nvram/image.js';
+import { addHash, deleteHash, hashAlgorithmOf, restoreDefaultHashes, setHashActive, withHashes } from '../nvram/hash-table.js';
+import type { HashAlgorithm, NvramImage } from '../nvram/image.js';
 import { FIRMWARE_PROFILE_IDS, getProfile } from '../nvram/profiles.js';
 import { DOMAIN_PATTERN, HOSTNAME_PATTERN, IPV4_PATTERN, MAC_PATTERN, MAX_PKI_DNS_SUFFIX } from '../nvram/schema.js';
 import { refuseWhileServed } from '../nvram/data-dir-lock.js';
@@ -197,9 +197,7 @@ function withDataDir(cmd: Command): Command {
 
 function algorithmFor(hash: string, given: string | undefined): HashAlgorithm {
   if (given) return parseChoice('--algorithm', given, ['SHA1', 'SHA256', 'SHA384'] as const);
-  const len = hash.replace(/[:\s]/g, '').length / 2;
-  const hit = (Object.keys(HASH_LENGTH) as HashAlgorithm[]).find((a) => HASH_LENGTH[a] === len);
-  return hit ?? bad(`cannot tell the algorithm of a ${len}-byte hash; give --algorithm (SHA1 = 20, SHA256 = 32, SHA384 = 48 bytes)`);
+  return hashAlgorithmOf(hash) ?? bad(`cannot tell the algorithm of a ${hash.replace(/[:\s]/g, '').length / 2}-byte hash; give --algorithm (SHA1 = 20, SHA256 = 32, SHA384 = 48 bytes)`);
 }
 
 export function registerNvramCommands(program: Command, io: NvramCommandIo = defaultIo): void {

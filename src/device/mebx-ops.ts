@@ -6,6 +6,7 @@
  */
 import { AmtError } from '../common/errors.js';
 import type { HashAlgorithm } from '../nvram/image.js';
+import { hashAlgorithmOf } from '../nvram/hash-table.js';
 import type { AmtDevice } from './device.js';
 import {
   mebxActivateNetwork, mebxAddHash, mebxChangePassword, mebxSetDomain, mebxSetHashActive, mebxSetHostname, mebxSetPidPps,
@@ -31,10 +32,9 @@ export interface MebxOperation {
 
 const text = (name: string, description: string, extra: Partial<MebxParam> = {}): MebxParam => ({ name, kind: 'text', description, ...extra });
 
-/** A custom hash's algorithm follows from its length (20/32/48 bytes), as the MEBx screen infers it. */
+/** A custom hash's algorithm follows from its length; another length is checked as SHA-256 (and refused there). */
 function algorithmOf(hash: string): HashAlgorithm {
-  const len = hash.replace(/[:\s]/g, '').length / 2;
-  return len === 20 ? 'SHA1' : len === 48 ? 'SHA384' : 'SHA256';
+  return hashAlgorithmOf(hash) ?? 'SHA256';
 }
 
 const s = (v: string | number | undefined): string => String(v ?? '');

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { describeAjvErrors, FileLoadError, parseYamlWithPositions, type FileProblem, type JsonPath } from '../common/yaml-location.js';
 import type { FirmwareProfileId } from '../nvram/image.js';
-import { addHash, deleteHash, normalizeHash, restoreDefaultHashes, setHashActive } from '../nvram/hash-table.js';
+import { addHash, deleteHash, hashAlgorithmOf, normalizeHash, restoreDefaultHashes, setHashActive } from '../nvram/hash-table.js';
 import { getProfile } from '../nvram/profiles.js';
 import { planAddresses } from '../network/address-plan.js';
 import type { DeviceStateName } from './emulator.js';
@@ -271,7 +271,8 @@ function hashProblem(f: FleetDeviceFields, builtin: boolean): string | undefined
   for (const [i, h] of (f.hashes?.add ?? []).entries()) {
     if ((h.hash === undefined) === (h.root === undefined)) return `hashes.add[${i}] needs exactly one of "hash" or "root"`;
     if (h.root === 'builtin' && !builtin) return `hashes.add[${i}]: root "builtin" needs provisioningServer: builtin`;
-    const algorithm = h.algorithm ?? 'SHA256';
+    // Written without an algorithm: the hash's length says it (as in MEBx), a root reference is SHA-256.
+      const algorithm = h.algorithm ?? (h.hash !== undefined ? hashAlgorithmOf(h.hash) : undefined) ?? 'SHA256';
     const p = step(`hashes.add[${i}]`, () => {
       const hash = h.hash !== undefined ? normalizeHash(h.hash, algorithm) : 'ab'.repeat(algorithm === 'SHA1' ? 20 : algorithm === 'SHA256' ? 32 : 48);
       table = addHash(table, profile, { name: h.name, algorithm, hash, isActive: h.active ?? true });

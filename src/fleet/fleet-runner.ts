@@ -11,7 +11,7 @@ import { AmtError } from '../common/errors.js';
 import type { AmtDevice } from '../device/device.js';
 import type { DhcpBehaviour } from '../network/fake/index.js';
 import type { FirmwareProfileId, NvramImage } from '../nvram/image.js';
-import { addHash, deleteHash, setHashActive } from '../nvram/hash-table.js';
+import { addHash, deleteHash, hashAlgorithmOf, setHashActive } from '../nvram/hash-table.js';
 import { getProfile } from '../nvram/profiles.js';
 import { parseDuration } from '../scenario/duration.js';
 import { FaultRules } from '../scenario/faults.js';
@@ -258,7 +258,8 @@ export function applyFleetFields(img: NvramImage, id: string, f: FleetDeviceFiel
   }
   (f.hashes?.add ?? []).forEach((h, i) => {
     try {
-      const algorithm = h.algorithm ?? 'SHA256';
+      // Written without an algorithm: the hash's length says it (as in MEBx), a root reference is SHA-256.
+      const algorithm = h.algorithm ?? (h.hash !== undefined ? hashAlgorithmOf(h.hash) : undefined) ?? 'SHA256';
       const rootHashes = reference?.pki.rootHashes;
       const hash = h.root === 'builtin' ? rootHashes?.[algorithm === 'SHA1' ? 'sha1' : algorithm === 'SHA256' ? 'sha256' : 'sha384'] : h.hash;
       if (!hash) throw new AmtError('BAD_INPUT', 'no hash (root "builtin" needs the built-in provisioning server)');

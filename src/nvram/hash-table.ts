@@ -24,6 +24,15 @@ export interface NewHashEntry {
 }
 
 /**
+ * The algorithm a hash's length says it is (20/32/48 bytes, §4.2), as the MEBx screen infers it;
+ * undefined for any other length.
+ */
+export function hashAlgorithmOf(hex: string): HashAlgorithm | undefined {
+  const bytes = hex.trim().replace(/[:\s]/g, '').length / 2;
+  return (Object.keys(HASH_LENGTH) as HashAlgorithm[]).find((a) => HASH_LENGTH[a] === bytes);
+}
+
+/**
  * Lower-cases and checks a hex hash against the algorithm's length (20/32/48 bytes, §4.2).
  * A non-hex character is not a length problem, so it is BAD_INPUT naming the character.
  */

@@ -18,7 +18,7 @@ import { Emulator } from '../fleet/emulator.js';
 import { attachListeners } from '../fleet/listeners.js';
 import type { DnsFailureMode, DhcpBehaviour, ZoneRecord } from '../network/fake/index.js';
 import type { NvramImage } from '../nvram/image.js';
-import { addHash, deleteHash, setHashActive } from '../nvram/hash-table.js';
+import { addHash, deleteHash, hashAlgorithmOf, setHashActive } from '../nvram/hash-table.js';
 import { getProfile } from '../nvram/profiles.js';
 import { createTestPki, type TestChain, type TestPki, type TestPkiVariant } from '../pki/test-ca.js';
 import { ProvisioningServer } from '../provisioning/server.js';
@@ -316,7 +316,8 @@ export function addScenarioDevice(emu: Emulator, id: string, d: DeviceSpecYaml, 
       // Adds last: "deactivate: [all]" then add = a device that trusts only the added roots.
       (d.hashes?.add ?? []).forEach((h, i) => {
         try {
-          const algorithm = h.algorithm ?? 'SHA256';
+          // Written without an algorithm: the hash's length says it (as in MEBx), a root reference is SHA-256.
+          const algorithm = h.algorithm ?? (h.hash !== undefined ? hashAlgorithmOf(h.hash) : undefined) ?? 'SHA256';
           const hash = h.root === 'reference' ? pki!.rootHashes[algorithm === 'SHA1' ? 'sha1' : algorithm === 'SHA256' ? 'sha256' : 'sha384'] : h.hash!;
           img.certHashes = addHash(img.certHashes, profile, { name: h.name, algorithm, hash, isActive: h.active ?? true });
         } catch (e) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isAmtError, type AmtErrorCode } from '../../src/common/errors.js';
 import {
+  hashAlgorithmOf,
   activeHashes,
   addHash,
   deleteHash,
@@ -102,5 +103,20 @@ describe('hash table rules', () => {
     const defaults = restoreDefaultHashes(amt16);
     const table = addHash(defaults, amt16, { name: 'mine', algorithm: 'SHA256', hash: hex(3, 32) });
     expect(removeCustomHashes(table)).toEqual(defaults);
+  });
+});
+
+describe('hash algorithm from length', () => {
+  it('is what the MEBx screen infers: 20, 32, 48 bytes (colons and spaces ignored); another length says nothing', () => {
+    expect(hashAlgorithmOf('ab'.repeat(20))).toBe('SHA1');
+    expect(hashAlgorithmOf('AB:'.repeat(31) + 'AB')).toBe('SHA256');
+    expect(hashAlgorithmOf('ab'.repeat(48))).toBe('SHA384');
+    expect(hashAlgorithmOf('ab'.repeat(21))).toBeUndefined();
+  });
+
+  it('lets fleet files and scenarios leave algorithm out of hashes.add', async () => {
+    const { loadFleetText } = await import('../../src/fleet/fleet-file.js');
+    const f = loadFleetText(`devices:\n  - id: pc1\n    hashes: {add: [{name: corp384, hash: ${'cd'.repeat(48)}}]}\n`, 'fleet.yaml');
+    expect(f.devices[0]!.fields.hashes?.add?.[0]).toMatchObject({ name: 'corp384' });
   });
 });
