@@ -122,7 +122,7 @@ export const SETTABLE_FIELDS: Record<string, Setter> = {
   },
   macs: {
     describe: 'comma-separated MACs, wired first',
-    apply: (img, v) => ({ ...img, macs: v.trim() === '' ? [] : v.split(',').map(parseMac) }),
+    apply: (img, v) => ({ ...img, macs: parseMacList(v) }),
   },
   'provisioning.remoteConfigTimerHours': {
     describe: 'OEM remote-configuration timer, 0-255 h (0 = never send hellos)',
@@ -193,6 +193,15 @@ function writableStoreOf(cmd: Command): NvramStore {
 
 function withDataDir(cmd: Command): Command {
   return cmd.option('--data-dir <dir>', 'directory holding <deviceId>.nvram.json files', DEFAULT_DATA_DIR);
+}
+
+/** A PC has at least one MAC (DHCP needs one) and no MAC twice. */
+function parseMacList(v: string): string[] {
+  if (v.trim() === '') bad('macs: a PC has at least one MAC (wired first, comma-separated)');
+  const macs = v.split(',').map(parseMac);
+  const dup = macs.find((m, i) => macs.indexOf(m) !== i);
+  if (dup) bad(`macs: ${dup} is listed twice`);
+  return macs;
 }
 
 function algorithmFor(hash: string, given: string | undefined): HashAlgorithm {

@@ -44,6 +44,16 @@ describe('amtemu nvram', () => {
     expect(json.firmware.profile).toBe('amt11');
   });
 
+  it('set macs refuses an empty list and a MAC listed twice, leaving the image as it was', async () => {
+    await run('nvram', 'init', 'pc-1', '--mac', '00-1A-2B-3C-4D-5E');
+    const empty = await run('nvram', 'set', 'pc-1', 'macs', '');
+    expect(codeOf(empty)).toBe('BAD_INPUT');
+    expect(String((empty.error as Error).message)).toMatch(/at least one MAC/);
+    const twice = await run('nvram', 'set', 'pc-1', 'macs', '00:1a:2b:3c:4d:5e,00-1A-2B-3C-4D-5E');
+    expect(String((twice.error as Error).message)).toMatch(/listed twice/);
+    expect((await run('nvram', 'show', 'pc-1')).out).toContain('macs        00:1a:2b:3c:4d:5e');
+  });
+
   it('init refuses to overwrite without --force, and bad profile / uuid / id', async () => {
     await run('nvram', 'init', 'pc-1');
     expect(codeOf(await run('nvram', 'init', 'pc-1'))).toBe('BAD_INPUT');
