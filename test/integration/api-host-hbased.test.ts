@@ -5,38 +5,30 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, type ControlApi } from '../../src/api/server.js';
-import { startFleet, type RunningFleet } from '../../src/fleet/fleet-runner.js';
+import type { RunningFleet } from '../../src/fleet/fleet-runner.js';
+import { startApiFleet, type ApiFleet } from '../helpers/api-fleet.js';
 
 let fleet: RunningFleet;
-let api: ControlApi;
-
-async function post(url: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await api.app.inject({ method: 'POST', url, ...(body !== undefined ? { payload: body as object } : {}) });
-  return { status: r.statusCode, json: JSON.parse(r.body) };
-}
+let call: ApiFleet['call'];
+let rig: ApiFleet;
+const post = (url: string, body?: unknown) => call('POST', url, body);
 
 beforeAll(async () => {
-  fleet = await startFleet({
-    time: 'virtual',
-    seed: 'api-hbased',
-    network: { ipBase: '127.94.0.10', serverAddress: '127.94.0.1', dhcpPort: 0, dnsPort: 0, domain: 'corp.example.test' },
-    provisioning: { kind: 'address', address: '127.94.0.2', port: 9 },
-    ports: { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null },
-    defaults: { state: 'factory', profile: 'amt19', adminPassword: 'P@ssw0rd' },
+  rig = await startApiFleet({
+    name: 'api-hbased',
+    net: '127.94.0',
+    defaults: { state: 'factory', profile: 'amt19' },
     devices: [
       { id: 'pc1', fields: { trigger: 'listen' } },
       { id: 'old', fields: { profile: 'amt12', trigger: 'listen' } },
     ],
+    settle: '1m',
   });
-  api = await buildApi({ emu: fleet.emu, clock: fleet.clock, virtual: fleet.virtual, faults: fleet.faults, name: 'api-hbased' });
-  fleet.emu.powerOnAll();
-  expect((await api.app.inject({ method: 'POST', url: '/api/time/advance', payload: { by: '1m' } })).statusCode).toBe(200);
+  ({ fleet, call } = rig);
 }, 30_000);
 
 afterAll(async () => {
-  await api?.close();
-  await fleet?.stop();
+  await rig?.stop();
 });
 
 describe('host command startConfigurationHBased', () => {

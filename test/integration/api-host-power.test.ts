@@ -3,37 +3,28 @@
  * command while the host OS is down answers 409 HOST_OFF instead of a PTHI status.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, type ControlApi } from '../../src/api/server.js';
 import { HOST_POWER_TIMING as T, PowerState } from '../../src/device/host-power.js';
-import { startFleet, type RunningFleet } from '../../src/fleet/fleet-runner.js';
+import type { RunningFleet } from '../../src/fleet/fleet-runner.js';
+import { startApiFleet, type ApiFleet } from '../helpers/api-fleet.js';
 
 let fleet: RunningFleet;
-let api: ControlApi;
-
-async function call(method: 'GET' | 'POST', url: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await api.app.inject({ method, url, ...(body !== undefined ? { payload: body as object } : {}) });
-  return { status: r.statusCode, json: JSON.parse(r.body) };
-}
+let call: ApiFleet['call'];
+let rig: ApiFleet;
 const advance = (ms: number) => call('POST', '/api/time/advance', { by: `${ms / 1000}s` });
 
 beforeAll(async () => {
-  fleet = await startFleet({
-    time: 'virtual',
-    seed: 'api-host-power',
-    network: { ipBase: '127.94.1.10', serverAddress: '127.94.1.1', dhcpPort: 0, dnsPort: 0, domain: 'corp.example.test' },
-    provisioning: { kind: 'address', address: '127.94.1.2', port: 9 },
-    ports: { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null },
-    defaults: { state: 'factory', profile: 'amt16', adminPassword: 'P@ssw0rd' },
+  rig = await startApiFleet({
+    name: 'api-host-power',
+    net: '127.94.1',
+    defaults: { state: 'factory', profile: 'amt16' },
     devices: [{ id: 'pc1', fields: { trigger: 'listen' } }],
+    settle: '1s',
   });
-  api = await buildApi({ emu: fleet.emu, clock: fleet.clock, virtual: fleet.virtual, faults: fleet.faults, name: 'api-host-power' });
-  fleet.emu.powerOnAll();
-  expect((await advance(1000)).status).toBe(200);
+  ({ fleet, call } = rig);
 }, 30_000);
 
 afterAll(async () => {
-  await api?.close();
-  await fleet?.stop();
+  await rig?.stop();
 });
 
 describe('host power in the API', () => {

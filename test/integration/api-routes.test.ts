@@ -7,45 +7,30 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type ControlApi } from '../../src/api/server.js';
 import { startFleet, type RunningFleet } from '../../src/fleet/fleet-runner.js';
+import { startApiFleet, type ApiFleet } from '../helpers/api-fleet.js';
 
 let fleet: RunningFleet;
 let api: ControlApi;
-
-async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
-  const r = await api.app.inject({ method, url, ...(body !== undefined ? { payload: body as object } : {}) });
-  let json: unknown;
-  try {
-    json = r.body ? JSON.parse(r.body) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: r.statusCode, json, text: r.body };
-}
+let call: ApiFleet['call'];
+let rig: ApiFleet;
 
 beforeAll(async () => {
-  fleet = await startFleet({
-    time: 'virtual',
-    seed: 'api-routes',
-    network: { ipBase: '127.93.0.10', serverAddress: '127.93.0.1', dhcpPort: 0, dnsPort: 0, domain: 'corp.example.test' },
-    // Nobody listens there: hellos fail with HELLO_CONNECT_FAILED, which /metrics counts.
-    provisioning: { kind: 'address', address: '127.93.0.2', port: 9 },
-    ports: { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null },
-    defaults: { state: 'setup', profile: 'amt16', adminPassword: 'P@ssw0rd' },
+  rig = await startApiFleet({
+    name: 'api-test',
+    net: '127.93.0',
+    defaults: { state: 'setup', profile: 'amt16' },
     devices: [
       { id: 'pc1', fields: {} },
       { id: 'pc2', fields: { state: 'configured' } },
       { id: 'pc3', fields: { state: 'factory', trigger: 'listen' } },
     ],
+    settle: '2m',
   });
-  api = await buildApi({ emu: fleet.emu, clock: fleet.clock, virtual: fleet.virtual, faults: fleet.faults, name: 'api-test' });
-  fleet.emu.powerOnAll();
-  const r = await call('POST', '/api/time/advance', { by: '2m' });
-  expect(r.status).toBe(200);
+  ({ fleet, api, call } = rig);
 }, 30_000);
 
 afterAll(async () => {
-  await api?.close();
-  await fleet?.stop();
+  await rig?.stop();
 });
 
 describe('control API', () => {

@@ -5,8 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, type ControlApi } from '../../src/api/server.js';
-import { startFleet, type RunningFleet } from '../../src/fleet/fleet-runner.js';
+import type { RunningFleet } from '../../src/fleet/fleet-runner.js';
+import { startApiFleet, type ApiFleet } from '../helpers/api-fleet.js';
 
 interface McVar { moduleid: number; varid: number; length: number; value: string | number }
 interface McRecord { typeIdentifier: number; flags: number; chunkCount: number; headerByteCount: number; number: number; variables: McVar[] }
@@ -27,35 +27,22 @@ function setupBin(oldPw: string, newPw: string): Buffer {
 }
 
 let fleet: RunningFleet;
-let api: ControlApi;
-
-async function call(method: 'GET' | 'POST', url: string, body?: unknown, contentType?: string): Promise<{ status: number; json: any }> {
-  const r = await api.app.inject({
-    method, url,
-    ...(body !== undefined ? { payload: body as string } : {}),
-    ...(contentType ? { headers: { 'content-type': contentType } } : {}),
-  });
-  return { status: r.statusCode, json: r.body ? JSON.parse(r.body) : undefined };
-}
+let call: ApiFleet['call'];
+let rig: ApiFleet;
 
 beforeAll(async () => {
-  fleet = await startFleet({
-    time: 'virtual',
-    seed: 'api-setup',
-    network: { ipBase: '127.97.0.10', serverAddress: '127.97.0.1', dhcpPort: 0, dnsPort: 0, domain: 'corp.example.test' },
-    provisioning: { kind: 'address', address: '127.97.0.2', port: 9 },
-    ports: { http: 0, https: 0, redirection: null, redirectionTls: null, rmcp: null },
-    defaults: { state: 'factory', profile: 'amt16', adminPassword: 'P@ssw0rd' },
+  rig = await startApiFleet({
+    name: 'api-setup',
+    net: '127.97.0',
+    defaults: { state: 'factory', profile: 'amt16' },
     devices: [{ id: 'tech', fields: {} }, { id: 'usb', fields: {} }, { id: 'old', fields: { profile: 'amt3' } }, { id: 'done', fields: { state: 'configured' } }],
+    settle: '1m',
   });
-  api = await buildApi({ emu: fleet.emu, clock: fleet.clock, virtual: fleet.virtual, faults: fleet.faults, name: 'api-setup' });
-  fleet.emu.powerOnAll();
-  expect((await call('POST', '/api/time/advance', { by: '1m' })).status).toBe(200);
+  ({ fleet, call } = rig);
 }, 30_000);
 
 afterAll(async () => {
-  await api?.close();
-  await fleet?.stop();
+  await rig?.stop();
 });
 
 describe('MEBx through the API', () => {
