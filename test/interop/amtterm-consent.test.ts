@@ -5,14 +5,13 @@
  * "displayed" (timeline `consent.code-displayed`), the SOL session works and holds the consent.
  * Only the amtterm children this test spawned are stopped, by pid.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { AMT, IPS } from '@device-management-toolkit/wsman-messages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md5hex } from '../../src/device/redirection/auth.js';
 import { OPT_IN_STATE, userConsentFor } from '../../src/device/user-consent.js';
-import { RedirectionListener } from '../../src/network/redirection-listener.js';
 import { makeDevice } from '../helpers/device-fixture.js';
 import { output, WsmanHarness, type Parsed } from '../fixtures/wsman/call.js';
+import { startAmttermRig, type AmttermRig } from '../helpers/amtterm-rig.js';
 import { until } from '../helpers/until.js';
 
 const PASS = 'Amt#Term1';
@@ -27,37 +26,21 @@ f.device.update((img) => {
   img.adminAcl = { username: 'admin', digestHash: md5hex(`admin:${img.digestRealm}:${PASS}`) };
 });
 const wsman = new WsmanHarness(f.device);
-let listener: RedirectionListener;
-let port = 0;
-const children: ChildProcessWithoutNullStreams[] = [];
+let rig: AmttermRig;
 
 beforeAll(async () => {
-  listener = new RedirectionListener({ plainPort: 0, tlsPort: null, deviceAt: (a) => (a === ADDR ? f.device : undefined) });
-  port = (await listener.start()).plain;
+  rig = await startAmttermRig(f.device, ADDR);
 });
 afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGTERM');
-  }
-  await listener?.stop();
+  await rig?.stop();
 });
-
-function runAmtterm() {
-  const child = spawn('amtterm', ['-u', 'admin', '-p', PASS, ADDR, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  const io = { out: '', err: '', exited: false };
-  child.stdout.on('data', (d: Buffer) => (io.out += d.toString('latin1')));
-  child.stderr.on('data', (d: Buffer) => (io.err += d.toString('latin1')));
-  child.on('exit', () => (io.exited = true));
-  return { child, io };
-}
 
 const refusals = (reason: string) => f.timeline.query({ type: 'redirection.refused' }).filter((e) => e.data['reason'] === reason).length;
 
 describe('amtterm against redirection enablement and user consent (CCM)', () => {
   it('refuses SOL while the listener is off, SOL is disabled, or consent is pending; works after consent', async () => {
     // 1. Fresh configuration: ListenerEnabled false → the connection is closed.
-    let run = runAmtterm();
+    let run = rig.run(PASS);
     await until(() => run.io.exited, 'amtterm exit (listener off)');
     expect(run.io.err).not.toContain('serial-over-lan redirection ok');
     expect(refusals('listener disabled')).toBe(1);
@@ -66,7 +49,7 @@ describe('amtterm against redirection enablement and user consent (CCM)', () => 
     const g = (await wsman.call(amt.RedirectionService.Get())).body['AMT_RedirectionService'] as Parsed;
     expect((await wsman.call(amt.RedirectionService.Put({ ...g, ListenerEnabled: true } as never))).status).toBe(200);
     expect(output(await wsman.call(amt.RedirectionService.RequestStateChange(32769)), 'RequestStateChange')['ReturnValue']).toBe('0');
-    run = runAmtterm();
+    run = rig.run(PASS);
     await until(() => run.io.exited, 'amtterm exit (SOL disabled)');
     expect(run.io.err).toContain('redirection session start failed');
     expect(refusals('feature disabled')).toBe(1);
@@ -74,7 +57,7 @@ describe('amtterm against redirection enablement and user consent (CCM)', () => 
     // 3. SOL on, consent requested but the code not sent → StartSOLRedirection fails after authentication.
     expect(output(await wsman.call(amt.RedirectionService.RequestStateChange(32771)), 'RequestStateChange')['ReturnValue']).toBe('0');
     expect(output(await wsman.call(ips.OptInService.StartOptIn()), 'StartOptIn')['ReturnValue']).toBe('0');
-    run = runAmtterm();
+    run = rig.run(PASS);
     await until(() => run.io.exited, 'amtterm exit (consent pending)');
     expect(run.io.err).toContain('serial-over-lan redirection failed');
     expect(refusals('user consent required')).toBe(1);
@@ -82,7 +65,7 @@ describe('amtterm against redirection enablement and user consent (CCM)', () => 
     // 4. Send the code shown on the host screen → SOL works and the consent is "in session".
     const code = Number(f.timeline.query({ type: 'consent.code-displayed' }).at(-1)?.data['code']);
     expect(output(await wsman.call(ips.OptInService.SendOptInCode(code)), 'SendOptInCode')['ReturnValue']).toBe('0');
-    run = runAmtterm();
+    run = rig.run(PASS);
     await until(() => run.io.err.includes('serial-over-lan redirection ok') || run.io.exited, 'amtterm SOL start');
     expect(run.io.err).toContain('serial-over-lan redirection ok');
     expect(userConsentFor(f.device).state).toBe(OPT_IN_STATE.IN_SESSION);

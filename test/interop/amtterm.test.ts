@@ -4,12 +4,11 @@
  * device's serial console and reads it on amtterm's stdout; it types into amtterm's stdin and
  * reads it from the console. Only the amtterm child this test spawned is stopped, by its pid.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md5hex } from '../../src/device/redirection/auth.js';
 import { solConsoleFor } from '../../src/device/redirection/sol-console.js';
-import { RedirectionListener } from '../../src/network/redirection-listener.js';
 import { makeDevice } from '../helpers/device-fixture.js';
+import { startAmttermRig, type AmttermRig } from '../helpers/amtterm-rig.js';
 import { until } from '../helpers/until.js';
 
 const PASS = 'Amt#Term1';
@@ -26,34 +25,18 @@ const f = makeDevice({
 });
 f.device.powerOn();
 const con = solConsoleFor(f.device);
-let listener: RedirectionListener;
-let port = 0;
-const children: ChildProcessWithoutNullStreams[] = [];
+let rig: AmttermRig;
 
 beforeAll(async () => {
-  listener = new RedirectionListener({ plainPort: 0, tlsPort: null, deviceAt: (a) => (a === ADDR ? f.device : undefined) });
-  port = (await listener.start()).plain;
+  rig = await startAmttermRig(f.device, ADDR);
 });
 afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGTERM');
-  }
-  await listener?.stop();
+  await rig?.stop();
 });
-
-function runAmtterm(pass: string) {
-  const child = spawn('amtterm', ['-u', 'admin', '-p', pass, ADDR, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  const io = { out: '', err: '', exited: false };
-  child.stdout.on('data', (d: Buffer) => (io.out += d.toString('latin1')));
-  child.stderr.on('data', (d: Buffer) => (io.err += d.toString('latin1')));
-  child.on('exit', () => (io.exited = true));
-  return { child, io };
-}
 
 describe('amtterm (Debian) talks SOL to the emulated device', () => {
   it('authenticates with plain auth, shows device output, and sends keystrokes', async () => {
-    const { child, io } = runAmtterm(PASS);
+    const { child, io } = rig.run(PASS);
     await until(() => io.err.includes('serial-over-lan redirection ok') || io.exited, 'amtterm SOL start');
     expect(io.err).toContain('serial-over-lan redirection ok');
     expect(f.timeline.query({ type: 'redirection.auth' }).at(-1)?.data).toMatchObject({ ok: true, authType: 1, user: 'admin' });
@@ -75,7 +58,7 @@ describe('amtterm (Debian) talks SOL to the emulated device', () => {
   });
 
   it('reports a wrong password as a failed authentication and exits', async () => {
-    const { io } = runAmtterm('not-the-password');
+    const { io } = rig.run('not-the-password');
     await until(() => io.exited, 'amtterm exit');
     expect(io.err).toContain('session authentication failed');
     expect(f.timeline.query({ type: 'redirection.auth', code: 'REDIRECTION_AUTH_FAILED' }).length).toBeGreaterThanOrEqual(1);
