@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadScenarioText, ScenarioLoadError, type ScenarioProblem } from '../../src/scenario/loader.js';
+import { loadScenarioText, type ScenarioProblem } from '../../src/scenario/loader.js';
+import { scenarioProblems } from '../helpers/scenario-problems.js';
 
-function problems(text: string): ScenarioProblem[] {
-  try {
-    loadScenarioText(text, 'x.yaml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(ScenarioLoadError);
-    expect((e as ScenarioLoadError).code).toBe('BAD_INPUT');
-    return (e as ScenarioLoadError).problems;
-  }
-  throw new Error('expected the scenario to be rejected');
-}
+const problems = (text: string): ScenarioProblem[] => scenarioProblems(text, 'x.yaml');
 
 const ok = `name: fine
 devices:

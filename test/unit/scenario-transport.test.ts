@@ -4,17 +4,10 @@
  * could never receive a hello there), and a run's device count is bounded per transport.
  */
 import { describe, expect, it } from 'vitest';
-import { formatProblem, loadScenarioText, ScenarioLoadError, type ScenarioProblem } from '../../src/scenario/loader.js';
+import { formatProblem, loadScenarioText, type ScenarioProblem } from '../../src/scenario/loader.js';
+import { scenarioProblems } from '../helpers/scenario-problems.js';
 
-function problems(text: string): ScenarioProblem[] {
-  try {
-    loadScenarioText(text, 'lan.yaml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(ScenarioLoadError);
-    return (e as ScenarioLoadError).problems;
-  }
-  throw new Error('expected the scenario to be rejected');
-}
+const problems = (text: string): ScenarioProblem[] => scenarioProblems(text, 'lan.yaml');
 
 describe('network.transport', () => {
   it('kernel and memory load; kernel is what an absent transport means', () => {

@@ -3,18 +3,11 @@
  * class names as AMT spells them, all located) and the admin password a console tries by default.
  */
 import { describe, expect, it } from 'vitest';
-import { loadScenarioText, ScenarioLoadError, type ScenarioProblem } from '../../src/scenario/loader.js';
+import { loadScenarioText, type ScenarioProblem } from '../../src/scenario/loader.js';
 import { AdminPasswords } from '../../src/scenario/runner.js';
+import { scenarioProblems } from '../helpers/scenario-problems.js';
 
-function problems(text: string): ScenarioProblem[] {
-  try {
-    loadScenarioText(text, 'w.yaml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(ScenarioLoadError);
-    return (e as ScenarioLoadError).problems;
-  }
-  throw new Error('expected the scenario to be rejected');
-}
+const problems = (text: string): ScenarioProblem[] => scenarioProblems(text, 'w.yaml');
 
 const head = 'name: w\ndevices:\n  - {id: pc1, state: configured}\nsteps:\n';
 

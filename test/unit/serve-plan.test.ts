@@ -1,19 +1,7 @@
-import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { planServe, registerServeCommand, type ServeOptions } from '../../src/cli/serve-command.js';
+import { planServeArgs } from '../helpers/serve-plan.js';
 
-/** Parse flags through the real command definition, then plan. */
-function plan(args: string[]) {
-  const program = new Command().exitOverride();
-  let captured: { opts: ServeOptions; typed: (n: string) => boolean } | undefined;
-  registerServeCommand(program);
-  const serve = program.commands.find((c) => c.name() === 'serve')!;
-  serve.action((opts: ServeOptions, cmd: Command) => {
-    captured = { opts, typed: (n) => cmd.getOptionValueSource(n) === 'cli' };
-  });
-  program.parse(['node', 'amtemu', 'serve', ...args]);
-  return planServe(captured!.opts, captured!.typed as never);
-}
+const plan = planServeArgs;
 
 describe('serve plan', () => {
   it('refuses an admin password the firmware would refuse (strong-password rule)', () => {

@@ -3,9 +3,7 @@
  * capacity is a setting of the Emulator, fleet files, `serve` and scenarios (validated at each
  * edge), and JSON reports can leave passing scenarios' timelines out.
  */
-import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { planServe, registerServeCommand, type ServeOptions } from '../../src/cli/serve-command.js';
 import { VirtualClock } from '../../src/clock/virtual-clock.js';
 import { FileLoadError } from '../../src/common/yaml-location.js';
 import { Timeline } from '../../src/common/timeline.js';
@@ -14,19 +12,9 @@ import { Emulator } from '../../src/fleet/emulator.js';
 import { toJsonReport } from '../../src/scenario/report.js';
 import { runScenario, type ScenarioResult } from '../../src/scenario/runner.js';
 import { loadScenarioText } from '../../src/scenario/loader.js';
+import { planServeArgs } from '../helpers/serve-plan.js';
 
-function servePlan(args: string[]) {
-  const program = new Command().exitOverride();
-  let captured: { opts: ServeOptions; typed: (n: string) => boolean } | undefined;
-  registerServeCommand(program);
-  const serve = program.commands.find((c) => c.name() === 'serve')!;
-  serve.configureOutput({ writeErr: () => undefined });
-  serve.action((opts: ServeOptions, cmd: Command) => {
-    captured = { opts, typed: (n) => cmd.getOptionValueSource(n) === 'cli' };
-  });
-  program.parse(['node', 'amtemu', 'serve', ...args]);
-  return planServe(captured!.opts, captured!.typed as never);
-}
+const servePlan = planServeArgs;
 
 describe('timeline capacity', () => {
   it('drops the oldest tenth when full and counts what it dropped', () => {
