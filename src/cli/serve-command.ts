@@ -9,15 +9,14 @@ import type { Command } from 'commander';
 import { buildApi } from '../api/server.js';
 import { AmtError } from '../common/errors.js';
 import { formatEvent, TIMELINE_CAPACITY_MAX, TIMELINE_CAPACITY_MIN } from '../common/timeline.js';
-import type { DeviceStateName } from '../fleet/emulator.js';
+import { STATE_NAME_OF, type DeviceStateName } from '../fleet/emulator.js';
 import { DEFAULT_IP_BASE, loadFleetFile, type FleetDevice, type FleetDeviceFields, type LoadedFleet } from '../fleet/fleet-file.js';
 import { startFleet, toDhcpBehaviour, type FleetPlan, type FleetProvisioning } from '../fleet/fleet-runner.js';
-import type { FirmwareProfileId, ProvisioningState } from '../nvram/image.js';
+import type { FirmwareProfileId } from '../nvram/image.js';
 import { FIRMWARE_PROFILE_IDS, isFirmwareProfileId } from '../nvram/profiles.js';
 import { isLoopback, parseIpv4 } from '../network/address-plan.js';
 
 /** The --state words for the firmware's provisioning states. */
-const STATE_NAME: Record<ProvisioningState, DeviceStateName> = { Pre: 'factory', In: 'setup', Post: 'configured' };
 
 export interface ServeOptions {
   count: number;
@@ -265,17 +264,16 @@ export function planServe(opts: ServeOptions, typed: FlagSource, fleet?: LoadedF
 export async function runServe(opts: ServeOptions, typed: FlagSource = () => !opts.config): Promise<void> {
   const fleetFile = opts.config ? loadFleetFile(opts.config) : undefined;
   const plan = planServe(opts, typed, fleetFile);
-  // Virtual time moves only through POST /api/time/*: without the API the fleet would stand still.
-  const apiWanted = typed('apiPort') || fleetFile?.spec.api?.port === undefined ? opts.apiPort : fleetFile.spec.api.port;
-  if (plan.time === 'virtual' && apiWanted === undefined) throw new AmtError('BAD_INPUT', '--time virtual moves time only through the control API: add --api-port (or api.port in the fleet file)');
-  const fleet = await startFleet(plan);
-  const { emu, listeners, reference: ref } = fleet;
-  const colour = Boolean(process.stdout.isTTY);
-  if (!opts.quiet) emu.timeline.subscribe((e) => process.stdout.write(`${formatEvent(e, { colour })}\n`));
   const spec = fleetFile?.spec;
   const apiPort = typed('apiPort') || spec?.api?.port === undefined ? opts.apiPort : spec.api.port;
   const apiHost = typed('apiHost') || spec?.api?.host === undefined ? opts.apiHost : spec.api.host;
   const apiToken = typed('apiToken') || spec?.api?.token === undefined ? opts.apiToken : spec.api.token;
+  // Virtual time moves only through POST /api/time/*: without the API the fleet would stand still.
+  if (plan.time === 'virtual' && apiPort === undefined) throw new AmtError('BAD_INPUT', '--time virtual moves time only through the control API: add --api-port (or api.port in the fleet file)');
+  const fleet = await startFleet(plan);
+  const { emu, listeners, reference: ref } = fleet;
+  const colour = Boolean(process.stdout.isTTY);
+  if (!opts.quiet) emu.timeline.subscribe((e) => process.stdout.write(`${formatEvent(e, { colour })}\n`));
   const api = apiPort !== undefined
     ? await buildApi({ emu, clock: fleet.clock, virtual: fleet.virtual, faults: fleet.faults, name: spec?.name ?? 'amtemu', host: apiHost, ...(apiToken ? { token: apiToken } : {}) })
     : undefined;
@@ -303,7 +301,7 @@ export async function runServe(opts: ServeOptions, typed: FlagSource = () => !op
   const states = [...new Set([...emu.devices.values()].map((d) => d.state))].join('/');
   // What the PCs are, not what --state asked for: with --data-dir a restarted PC keeps its NVRAM
   // (a PC configured last run is Post now, whatever --state says).
-  const stateNames = [...new Set([...emu.devices.values()].map((d) => STATE_NAME[d.state]))].join('/');
+  const stateNames = [...new Set([...emu.devices.values()].map((d) => STATE_NAME_OF[d.state]))].join('/');
   if (emu.lan && plan.provisioning.kind === 'address') {
     // Allowed on purpose (a "server down" simulation at scale), but say it: nothing outside this process is on that LAN.
     process.stderr.write(`amtemu: note: --transport memory: hellos to ${plan.provisioning.address}:${plan.provisioning.port} stay on the in-process LAN and are refused (a server that is down); use transport kernel to reach your server\n`);

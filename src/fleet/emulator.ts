@@ -72,7 +72,9 @@ export interface DeviceSpec {
   reconcile?: (img: NvramImage) => Record<string, unknown> | undefined;
 }
 
-const STATE: Record<DeviceStateName, ProvisioningState> = { factory: 'Pre', setup: 'In', configured: 'Post' };
+/** The names the CLI, fleet files and scenarios use for the firmware's ProvisioningState. */
+export const PROVISIONING_STATE_OF: Readonly<Record<DeviceStateName, ProvisioningState>> = { factory: 'Pre', setup: 'In', configured: 'Post' };
+export const STATE_NAME_OF: Readonly<Record<ProvisioningState, DeviceStateName>> = { Pre: 'factory', In: 'setup', Post: 'configured' };
 
 export function digestHash(user: string, realm: string, password: string): string {
   return createHash('md5').update(`${user}:${realm}:${password}`).digest('hex');
@@ -230,7 +232,7 @@ export class Emulator {
 function applyInitialState(img: NvramImage, spec: DeviceSpec): void {
   if (spec.helloPort !== undefined) img.setup.provisioningServer.port = spec.helloPort;
   const state = spec.state ?? 'factory';
-  img.provisioning.state = STATE[state];
+  img.provisioning.state = PROVISIONING_STATE_OF[state];
   if (state !== 'factory') {
     // A PC reaches setup when the OEM or a technician changed the MEBx password (issue 3).
     img.mebx.passwordChanged = true;

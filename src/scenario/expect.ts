@@ -4,11 +4,11 @@
  * got setup" rather than "false". Checks are synchronous: the runner re-evaluates them after
  * every timer while waiting out a `within`.
  */
+import { STATE_NAME_OF } from '../fleet/emulator.js';
 import { matches, type TimelineEvent } from '../common/timeline.js';
 import type { AmtDevice } from '../device/device.js';
 import { digestHa1 } from '../device/http/digest.js';
 import { canonicalPskText } from '../device/psk.js';
-import type { ProvisioningState } from '../nvram/image.js';
 import { parseDuration } from './duration.js';
 import type { CountBound, EventExpectation, ExpectSpec } from './types.js';
 import type { World } from './world.js';
@@ -28,7 +28,6 @@ export interface ExpectContext {
   marks: Map<string, number>;
 }
 
-const STATE_NAME: Record<ProvisioningState, string> = { Pre: 'factory', In: 'setup', Post: 'configured' };
 
 export function resolveDevices(world: World, ref: string | string[] | undefined): string[] {
   if (ref === undefined) return world.ids;
@@ -86,7 +85,7 @@ export function evaluate(spec: ExpectSpec, ctx: ExpectContext): Check[] {
   const eventsOf = (id: string): readonly TimelineEvent[] => (index ??= byDevice(world.emu.timeline.all())).get(id) ?? [];
   for (const id of ids) {
     const d: AmtDevice = world.emu.device(id);
-    if (spec.state) checks.push({ deviceId: id, what: 'state', expected: spec.state, actual: STATE_NAME[d.state], ok: STATE_NAME[d.state] === spec.state });
+    if (spec.state) checks.push({ deviceId: id, what: 'state', expected: spec.state, actual: STATE_NAME_OF[d.state], ok: STATE_NAME_OF[d.state] === spec.state });
     if (spec.controlMode) checks.push({ deviceId: id, what: 'controlMode', expected: spec.controlMode, actual: d.controlMode, ok: d.controlMode === spec.controlMode });
     if (spec.window) checks.push({ deviceId: id, what: 'window', expected: spec.window, actual: d.window.kind, ok: d.window.kind === spec.window });
     if (spec.powered !== undefined) checks.push({ deviceId: id, what: 'powered', expected: String(spec.powered), actual: String(d.powered), ok: d.powered === spec.powered });

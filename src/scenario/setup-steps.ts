@@ -5,6 +5,7 @@
  * (usb.setup / usb.refused, mebx.* / mebx.refused). `expectCode` turns a refusal into the
  * expected outcome; success or another code then fails the step, saying which.
  */
+import { STATE_NAME_OF } from '../fleet/emulator.js';
 import { readFileSync } from 'node:fs';
 import { isAmtError } from '../common/errors.js';
 import { runMebxOperation } from '../device/mebx-ops.js';
@@ -23,7 +24,6 @@ export interface StepOutcome {
 /** Per run: the USB keys' contents as the BIOS left them (consumed records), by resolved path. */
 export type UsbKeys = Map<string, Buffer>;
 
-const STATE_NAME = { Pre: 'factory', In: 'setup', Post: 'configured' } as const;
 
 /**
  * Run `act` on each device and judge it against `expectCode`. A thrown AmtError is the device's
@@ -80,7 +80,7 @@ export function runUsbSetup(spec: UsbSetupSpec, ids: string[], world: World, bas
     const device = world.emu.device(id);
     const r = applyUsbSetup(device, keys.get(path) ?? bytes!, file);
     keys.set(path, r.file);
-    return `record ${r.record} applied (${r.applied.length} settings${r.ignored.length ? `, ignored ${r.ignored.join(', ')}` : ''}${r.consumed ? ', consumed' : ''}); state ${STATE_NAME[device.state]}`;
+    return `record ${r.record} applied (${r.applied.length} settings${r.ignored.length ? `, ignored ${r.ignored.join(', ')}` : ''}${r.consumed ? ', consumed' : ''}); state ${STATE_NAME_OF[device.state]}`;
   });
 }
 
@@ -92,6 +92,6 @@ export function runMebx(spec: MebxStepSpec, ids: string[], world: World): StepOu
   return judge(ids, `mebx ${spec.op}`, spec.expectCode, (id) => {
     const device = world.emu.device(id);
     runMebxOperation(device, spec.op, spec.password, params);
-    return `done; state ${STATE_NAME[device.state]}${device.state === 'Post' ? ` (${device.controlMode})` : ''}`;
+    return `done; state ${STATE_NAME_OF[device.state]}${device.state === 'Post' ? ` (${device.controlMode})` : ''}`;
   });
 }

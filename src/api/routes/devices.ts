@@ -2,6 +2,7 @@
  * Device routes: list and get, NVRAM read and merge-patch, AC power, host power and link, the host (PTHI)
  * commands an OS agent sends (reference §2.2), and unprovision.
  */
+import { PROVISIONING_STATE_OF, type DeviceStateName } from '../../fleet/emulator.js';
 import type { FastifyInstance } from 'fastify';
 import { AmtError } from '../../common/errors.js';
 import type { AmtDevice } from '../../device/device.js';
@@ -26,8 +27,6 @@ const HOST_POWER_ACTIONS = {
 } as const;
 type HostPowerAction = keyof typeof HOST_POWER_ACTIONS;
 
-/** The CLI's and scenarios' state names for the firmware's ProvisioningState. */
-const STATE_BY_NAME: Record<string, string> = { factory: 'Pre', setup: 'In', configured: 'Post' };
 
 interface HostCommand {
   summary: string;
@@ -128,7 +127,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     config: { response: { type: 'object', properties: { total: { type: 'integer' }, devices: { type: 'array', items: DEVICE_SUMMARY_SCHEMA } } } },
   }, async (req) => {
     const q = req.query as { state?: string; offset: number; limit: number };
-    const state = q.state === undefined ? undefined : (STATE_BY_NAME[q.state] ?? q.state);
+    const state = q.state === undefined ? undefined : (PROVISIONING_STATE_OF[q.state as DeviceStateName] ?? q.state);
     const all = [...emu.devices.values()].filter((d) => state === undefined || d.state === state);
     return { total: all.length, devices: all.slice(q.offset, q.offset + q.limit).map((d) => summarize(emu, d, observer.lastEvent.get(d.id))) };
   });
